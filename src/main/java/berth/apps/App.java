@@ -1,0 +1,38 @@
+package berth.apps;
+
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * One app as configured: what a tenant deploys. Immutable; a change makes a new {@code App}.
+ *
+ * <p>Each component is one key, spelled the same in TOML files and (later) the REST API:
+ *
+ * @param name the key of {@code [apps.NAME]}: lowercase letters, digits and {@code -}, at most 63
+ * @param domains {@code domains}: host names routed to this app, lowercase, matched exactly (port ignored)
+ * @param launch {@code command}, {@code directory} and {@code env}
+ * @param idleTimeout {@code idle_timeout} (default 5m): stop the instance after this long without requests
+ * @param startTimeout {@code start_timeout} (default 60s): how long a starting instance may take to answer
+ * @param stopTimeout {@code stop_timeout} (default 10s): after {@code stop_signal}, how long before SIGKILL
+ * @param stopSignal {@code stop_signal} (default TERM): the signal that asks the app to stop
+ * @param maxQueue {@code max_queue} (default 100): requests held while the app starts; more get 503
+ */
+public record App(
+    String name,
+    List<String> domains,
+    Launch launch,
+    Duration idleTimeout,
+    Duration startTimeout,
+    Duration stopTimeout,
+    StopSignal stopSignal,
+    int maxQueue) {
+
+  public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofMinutes(5);
+  public static final Duration DEFAULT_START_TIMEOUT = Duration.ofSeconds(60);
+  public static final Duration DEFAULT_STOP_TIMEOUT = Duration.ofSeconds(10);
+  public static final int DEFAULT_MAX_QUEUE = 100;
+
+  public App {
+    domains = List.copyOf(domains);
+  }
+}

@@ -1,0 +1,22 @@
+package berth.config;
+
+/**
+ * A configuration value that cannot be used: names the key path, the value and what was expected, e.g.
+ * {@code apps.blog.idle_timeout: "5 minutes" is not a duration (expected e.g. 30s, 5m)}.
+ *
+ * <p>Several problems found in one file are reported together, one per line, so a user fixes them in one go.
+ */
+public final class ConfigException extends RuntimeException {
+  public ConfigException(String message) {
+    super(message);
+  }
+
+  public static ConfigException at(String path, String reason) {
+    return new ConfigException(path.isEmpty() ? reason : path + ": " + reason);
+  }
+
+  /** The same problem seen from one layer up: {@code in "apps.toml": apps.blog...}. */
+  public ConfigException within(String where) {
+    return new ConfigException(where + ": " + getMessage());
+  }
+}

@@ -1,0 +1,215 @@
+package berth.config;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeType;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+
+/**
+ * A table of a config document (TOML file or JSON body) read key by key, with the key path kept so every
+ * problem names it. Reading is lenient in one way only: all problems of a document are collected (see {@link
+ * #problems()}) instead of stopping at the first. Keys that no reader asked for are problems too ({@link
+ * #rejectUnknownKeys()}): a typo must never be silently ignored.
+ *
+ * <p>Not thread-safe; one document is read on one thread.
+ */
+public final class ConfigNode {
+  private final String path;
+  private final JsonNode node;
+  private final List<String> problems;
+  private final Set<String> read = new LinkedHashSet<>();
+
+  private ConfigNode(String path, JsonNode node, List<String> problems) {
+    this.path = path;
+    this.node = node;
+    this.problems = problems;
+  }
+
+  /** The top table of a document. */
+  public static ConfigNode root(JsonNode node) {
+    return new ConfigNode("", node, new ArrayList<>());
+  }
+
+  public String path() {
+    return path;
+  }
+
+  public String pathOf(String key) {
+    if (key.isEmpty()) return path;
+    return path.isEmpty() ? key : path + "." + key;
+  }
+
+  /** Everything found wrong so far in the whole document, each line starting with its key path. */
+  public List<String> problems() {
+    return List.copyOf(problems);
+  }
+
+  /** Throws one {@link ConfigException} listing every problem, if there is any. */
+  public void throwIfProblems() {
+    if (!problems.isEmpty()) throw new ConfigException(String.join("\n", problems));
+  }
+
+  public void problem(String key, String reason) {
+    problems.add(pathOf(key) + ": " + reason);
+  }
+
+  public boolean has(String key) {
+    read.add(key);
+    JsonNode v = node.get(key);
+    return v != null && !v.isNull();
+  }
+
+  public String string(String key, String defaultValue) {
+    JsonNode v = value(key);
+    if (v == null) return defaultValue;
+    if (!v.isTextual()) {
+      problem(key, describe(v) + " is not a string");
+      return defaultValue;
+    }
+    return v.textValue();
+  }
+
+  public String requiredString(String key) {
+    if (!has(key)) {
+      problem(key, "is required");
+      return null;
+    }
+    String s = string(key, null);
+    if (s != null && s.isBlank()) {
+      problem(key, "must not be empty");
+      return null;
+    }
+    return s;
+  }
+
+  public int integer(String key, int defaultValue, int min, int max) {
+    JsonNode v = value(key);
+    if (v == null) return defaultValue;
+    if (!v.canConvertToInt() || !v.isIntegralNumber() || v.intValue() < min || v.intValue() > max) {
+      problem(key, describe(v) + " is not a whole number from " + min + " to " + max);
+      return defaultValue;
+    }
+    return v.intValue();
+  }
+
+  public boolean bool(String key, boolean defaultValue) {
+    JsonNode v = value(key);
+    if (v == null) return defaultValue;
+    if (!v.isBoolean()) {
+      problem(key, describe(v) + " is not true or false");
+      return defaultValue;
+    }
+    return v.booleanValue();
+  }
+
+  /** A duration such as {@code 30s} (see {@link Durations}), which must be at least {@code min}. */
+  public Duration duration(String key, Duration defaultValue, Duration min) {
+    return parsed(key, defaultValue, text -> {
+      Duration d = Durations.parse(text);
+      if (d.compareTo(min) < 0) {
+        throw new IllegalArgumentException(Durations.quote(text) + " is too short (expected at least " + Durations.format(min) + ")");
+      }
+      return d;
+    });
+  }
+
+  /** A string value turned into {@code T} by {@code parser}, whose {@link IllegalArgumentException} message is the reason. */
+  public <T> T parsed(String key, T defaultValue, Function<String, T> parser) {
+    String s = string(key, null);
+    if (s == null) return defaultValue;
+    try {
+      return parser.apply(s);
+    } catch (IllegalArgumentException e) {
+      problem(key, e.getMessage());
+      return defaultValue;
+    }
+  }
+
+  public List<String> stringList(String key, List<String> defaultValue) {
+    JsonNode v = value(key);
+    if (v == null) return defaultValue;
+    if (!v.isArray()) {
+      problem(key, describe(v) + " is not a list of strings (expected e.g. [\"a\", \"b\"])");
+      return defaultValue;
+    }
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < v.size(); i++) {
+      JsonNode item = v.get(i);
+      if (!item.isTextual()) {
+        problems.add(pathOf(key) + "[" + i + "]: " + describe(item) + " is not a string");
+      } else {
+        out.add(item.textValue());
+      }
+    }
+    return out;
+  }
+
+  /** A table whose values are scalars, read as strings (so {@code WORKERS = 4} is {@code "4"}). */
+  public Map<String, String> stringMap(String key) {
+    Map<String, String> out = new LinkedHashMap<>();
+    JsonNode v = value(key);
+    if (v == null) return out;
+    if (!v.isObject()) {
+      problem(key, describe(v) + " is not a table (expected e.g. { NAME = \"value\" })");
+      return out;
+    }
+    for (Map.Entry<String, JsonNode> e : v.properties()) {
+      JsonNode item = e.getValue();
+      if (item.isValueNode() && !item.isNull()) {
+        out.put(e.getKey(), item.asText());
+      } else {
+        problems.add(pathOf(key) + "." + e.getKey() + ": " + describe(item) + " is not a string, number or boolean");
+      }
+    }
+    return out;
+  }
+
+  /** The sub-tables of table {@code key}, by name, in file order, e.g. each {@code [apps.NAME]}. */
+  public Map<String, ConfigNode> tables(String key) {
+    Map<String, ConfigNode> out = new LinkedHashMap<>();
+    JsonNode v = value(key);
+    if (v == null) return out;
+    if (!v.isObject()) {
+      problem(key, describe(v) + " is not a table");
+      return out;
+    }
+    for (Map.Entry<String, JsonNode> e : v.properties()) {
+      if (!e.getValue().isObject()) {
+        problems.add(pathOf(key) + "." + e.getKey() + ": " + describe(e.getValue()) + " is not a table");
+      } else {
+        out.put(e.getKey(), new ConfigNode(pathOf(key) + "." + e.getKey(), e.getValue(), problems));
+      }
+    }
+    return out;
+  }
+
+  /** Every key of this table that no reader asked for is a problem: a misspelled key must not be ignored. */
+  public void rejectUnknownKeys() {
+    if (!node.isObject()) return;
+    for (String k : iterable(node.fieldNames())) {
+      if (!read.contains(k)) problem(k, "is not a known key");
+    }
+  }
+
+  private JsonNode value(String key) {
+    read.add(key);
+    JsonNode v = node.get(key);
+    return v == null || v.isNull() ? null : v;
+  }
+
+  private static <T> Iterable<T> iterable(java.util.Iterator<T> it) {
+    return () -> it;
+  }
+
+  private static String describe(JsonNode v) {
+    if (v.getNodeType() == JsonNodeType.STRING) return Durations.quote(v.textValue());
+    if (v.isContainerNode()) return v.isArray() ? "a list" : "a table";
+    return v.toString();
+  }
+}

@@ -1,0 +1,85 @@
+package berth.config;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.toml.TomlMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * How this Berth process runs: static settings read once at start (changing them needs a restart), as opposed
+ * to app config, which is live. The same keys are read from a node config file ({@code serve --config FILE}) and
+ * from {@code serve} flags, flags winning.
+ *
+ * @param listen where the router accepts HTTP ({@code listen}, default {@code :8080})
+ * @param admin where the admin listener accepts HTTP ({@code admin}, default {@code 127.0.0.1:8081})
+ * @param dataDir logs and state ({@code data}, default {@code ./var}, relative to the working directory)
+ * @param ports the range app instances get their {@code $PORT} from ({@code ports}, default {@code 20000-29999},
+ *     below Linux's ephemeral range so outgoing connections never hold one)
+ * @param appFiles TOML files of apps to serve ({@code apps}, a list; relative to the node config file's directory)
+ * @param drainTimeout on shutdown, how long in-flight requests may still run before instances are stopped
+ *     ({@code drain_timeout}, default {@code 10s})
+ * @param eventLoops router threads ({@code event_loops}, default: one per core)
+ */
+public record NodeConfig(
+    HostPort listen, HostPort admin, Path dataDir, PortRange ports, List<Path> appFiles, Duration drainTimeout, int eventLoops) {
+
+  public static final HostPort DEFAULT_LISTEN = new HostPort("0.0.0.0", 8080);
+  public static final HostPort DEFAULT_ADMIN = new HostPort("127.0.0.1", 8081);
+  public static final PortRange DEFAULT_PORTS = new PortRange(20000, 29999);
+
+  /** Reads {@code file} (may be null: defaults only), then applies {@code flags} (same keys, same syntax) over it. */
+  public static NodeConfig load(Path file, ObjectNode flags) {
+    ObjectNode merged = flags.objectNode();
+    Path base = Path.of("");
+    if (file != null) {
+      base = file.toAbsolutePath().getParent();
+      JsonNode fromFile;
+      try {
+        fromFile = new TomlMapper().readTree(Files.readString(file));
+      } catch (IOException e) {
+        throw new ConfigException(file + ": cannot be read as TOML: " + firstLine(e.getMessage()));
+      }
+      if (fromFile instanceof ObjectNode o) merged.setAll(o);
+    }
+    // flags name files relative to the working directory, the file relative to itself: resolve both first
+    if (merged.has("apps") && merged.get("apps").isArray()) {
+      var resolved = merged.arrayNode();
+      Path b = base;
+      merged.get("apps").forEach(n -> resolved.add(n.isTextual() ? b.resolve(n.textValue()).toString() : n.toString()));
+      merged.set("apps", resolved);
+    }
+    if (flags.has("apps")) {
+      var all = merged.withArray("apps");
+      flags.get("apps").forEach(all::add);
+      flags = flags.deepCopy();
+      flags.remove("apps");
+    }
+    merged.setAll(flags);
+
+    ConfigNode c = ConfigNode.root(merged);
+    HostPort listen = c.parsed("listen", DEFAULT_LISTEN, HostPort::parse);
+    HostPort admin = c.parsed("admin", DEFAULT_ADMIN, HostPort::parse);
+    Path data = Path.of(c.string("data", "var"));
+    PortRange ports = c.parsed("ports", DEFAULT_PORTS, PortRange::parse);
+    List<Path> apps = c.stringList("apps", List.of()).stream().map(Path::of).toList();
+    Duration drain = c.duration("drain_timeout", Duration.ofSeconds(10), Duration.ZERO);
+    int loops = c.integer("event_loops", Runtime.getRuntime().availableProcessors(), 1, 1024);
+    c.rejectUnknownKeys();
+    try {
+      c.throwIfProblems();
+    } catch (ConfigException e) {
+      throw file == null ? e : e.within(file.toString());
+    }
+    return new NodeConfig(listen, admin, data, ports, apps, drain, loops);
+  }
+
+  static String firstLine(String s) {
+    if (s == null) return "";
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl);
+  }
+}

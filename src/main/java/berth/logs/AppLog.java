@@ -1,0 +1,106 @@
+package berth.logs;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayDeque;
+import java.util.List;
+
+/**
+ * One app's log: the output of all its instances plus Berth's own lines about them, in
+ * {@code DATA/logs/APP.log}, each line as {@code 2026-11-23T12:00:00.123Z i3 out| text} (instance 3's output) or
+ * {@code ... i3 berth| text} (Berth about instance 3). The file is rotated at {@link #MAX_BYTES} into
+ * {@code APP.log.1} .. {@code APP.log.3}; the last {@link #KEPT_LINES} lines are also kept in memory for the 503
+ * page and, later, the API.
+ *
+ * <p>Thread-safe: pumps of several instances and the supervisor write concurrently. State guarded by this.
+ */
+public final class AppLog implements AutoCloseable {
+  public static final long MAX_BYTES = 10L * 1024 * 1024;
+  public static final int KEPT_FILES = 3;
+  public static final int KEPT_LINES = 200;
+  private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
+
+  private final Path file;
+  private final ArrayDeque<String> recent = new ArrayDeque<>();
+  private OutputStream out;
+  private long size;
+
+  public AppLog(Path file) {
+    this.file = file;
+  }
+
+  public Path file() {
+    return file;
+  }
+
+  /** A line from instance {@code instance}'s output. */
+  public void output(int instance, String line) {
+    append(instance, "out", line);
+  }
+
+  /** A line from Berth about instance {@code instance} (0: about the app as a whole). */
+  public void berth(int instance, String line) {
+    append(instance, "berth", line);
+  }
+
+  /** The last {@code n} lines (at most {@link #KEPT_LINES}), oldest first. */
+  public synchronized List<String> tail(int n) {
+    return recent.stream().skip(Math.max(0, recent.size() - n)).toList();
+  }
+
+  private synchronized void append(int instance, String stream, String line) {
+    String text = TIME.format(Instant.now()) + " i" + instance + " " + stream + "| " + line;
+    recent.addLast(text);
+    if (recent.size() > KEPT_LINES) recent.removeFirst();
+    byte[] bytes = (text + "\n").getBytes(StandardCharsets.UTF_8);
+    try {
+      if (out == null) open();
+      if (size + bytes.length > MAX_BYTES) rotate();
+      out.write(bytes);
+      out.flush();
+      size += bytes.length;
+    } catch (IOException e) {
+      // the log is best effort: an app must keep serving when the disk is full; the line is still in memory
+      closeQuietly();
+    }
+  }
+
+  private void open() throws IOException {
+    Files.createDirectories(file.getParent());
+    out = Files.newOutputStream(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    size = Files.size(file);
+  }
+
+  private void rotate() throws IOException {
+    closeQuietly();
+    for (int i = KEPT_FILES - 1; i >= 1; i--) {
+      Path from = file.resolveSibling(file.getFileName() + "." + i);
+      if (Files.exists(from)) Files.move(from, file.resolveSibling(file.getFileName() + "." + (i + 1)), StandardCopyOption.REPLACE_EXISTING);
+    }
+    Files.move(file, file.resolveSibling(file.getFileName() + ".1"), StandardCopyOption.REPLACE_EXISTING);
+    open();
+  }
+
+  private void closeQuietly() {
+    if (out == null) return;
+    try {
+      out.close();
+    } catch (IOException ignored) {
+      // nothing more to do for a log file we are giving up on
+    }
+    out = null;
+  }
+
+  @Override
+  public synchronized void close() {
+    closeQuietly();
+  }
+}

@@ -1,0 +1,57 @@
+package berth.pool;
+
+import berth.supervisor.StartFailure;
+import java.time.Duration;
+
+/**
+ * Why no instance can take a request now; the router answers each kind with 503 and a page that says why.
+ * Failures the user must see are values: {@link #reason()} is matched, never the message.
+ */
+public final class Unavailable extends RuntimeException {
+  /** The kinds of "no instance for you". */
+  public sealed interface Reason {}
+
+  /** The instance this request waited for did not start. */
+  public record StartFailed(StartFailure failure) implements Reason {}
+
+  /** {@code max_queue} requests already wait for this app. */
+  public record QueueFull(int limit) implements Reason {}
+
+  /** Berth is stopping, or the app was removed. */
+  public record Closing(String why) implements Reason {}
+
+  private final String app;
+  private final Reason reason;
+
+  public Unavailable(String app, Reason reason) {
+    super(null, null, false, false);
+    this.app = app;
+    this.reason = reason;
+  }
+
+  public String app() {
+    return app;
+  }
+
+  public Reason reason() {
+    return reason;
+  }
+
+  /** What to put in {@code Retry-After}. */
+  public Duration retryAfter() {
+    return switch (reason) {
+      case QueueFull q -> Duration.ofSeconds(1);
+      case StartFailed f -> Duration.ofSeconds(5);
+      case Closing c -> Duration.ofSeconds(5);
+    };
+  }
+
+  @Override
+  public String getMessage() {
+    return app + ": " + switch (reason) {
+      case StartFailed f -> "did not start: " + f.failure().reason();
+      case QueueFull q -> q.limit() + " requests already wait for it to start (max_queue)";
+      case Closing c -> c.why();
+    };
+  }
+}

@@ -1,0 +1,74 @@
+package berth.router;
+
+import berth.pool.Unavailable;
+import berth.supervisor.StartFailure;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerResponse;
+import java.util.List;
+
+/**
+ * Every answer the router makes itself, instead of the app: the one place that maps a failure to a status code
+ * and a page saying why. Pages are small HTML; the same text goes to Berth's log by the caller.
+ */
+final class ErrorPages {
+  private ErrorPages() {}
+
+  static void notFound(HttpServerResponse response, String host) {
+    send(response, 404, "No app here", "Berth has no app for the host <code>" + esc(host == null ? "(none)" : host) + "</code>.", null);
+  }
+
+  static void badGateway(HttpServerResponse response, String app, String why) {
+    send(response, 502, "Bad gateway", "The app <code>" + esc(app) + "</code> " + esc(why) + ".", null);
+  }
+
+  static void unavailable(HttpServerResponse response, Unavailable u) {
+    response.putHeader(HttpHeaders.RETRY_AFTER, Long.toString(Math.max(1, u.retryAfter().toSeconds())));
+    String app = "<code>" + esc(u.app()) + "</code>";
+    switch (u.reason()) {
+      case Unavailable.StartFailed(StartFailure f) -> {
+        String detail = "<p>It " + esc(f.reason()) + " (after " + f.after().toMillis() + " ms).</p>"
+            + lastLines(f.lastLines()) + "<p>The app's log has more.</p>";
+        send(response, 503, "App did not start", "The app " + app + " could not be started.", detail);
+      }
+      case Unavailable.QueueFull(int limit) -> send(response, 503, "App busy",
+          "The app " + app + " is starting and " + limit + " requests already wait for it. Try again shortly.", null);
+      case Unavailable.Closing(String why) -> send(response, 503, "App unavailable", "The app " + app + " is unavailable: " + esc(why) + ".", null);
+    }
+  }
+
+  private static String lastLines(List<String> lines) {
+    if (lines.isEmpty()) return "<p>It printed nothing.</p>";
+    StringBuilder sb = new StringBuilder("<p>Its last lines of output:</p><pre>");
+    for (String l : lines) sb.append(esc(l)).append('\n');
+    return sb.append("</pre>").toString();
+  }
+
+  private static void send(HttpServerResponse response, int status, String title, String message, String detail) {
+    if (response.headWritten() || response.closed()) return;
+    String body = "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + status + " " + esc(title) + "</title>"
+        + "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:50em;margin:3em auto;padding:0 1em;color:#222}"
+        + "pre{background:#f4f4f4;padding:1em;overflow:auto;font-size:13px}</style></head><body>"
+        + "<h1>" + status + " " + esc(title) + "</h1><p>" + message + "</p>" + (detail == null ? "" : detail)
+        + "<hr><small>Berth</small></body></html>\n";
+    response.setStatusCode(status)
+        .putHeader(HttpHeaders.CONTENT_TYPE, "text/html; charset=utf-8")
+        .putHeader(HttpHeaders.CACHE_CONTROL, "no-store")
+        .end(body);
+  }
+
+  static String esc(String s) {
+    StringBuilder sb = new StringBuilder(s.length());
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      switch (c) {
+        case '<' -> sb.append("&lt;");
+        case '>' -> sb.append("&gt;");
+        case '&' -> sb.append("&amp;");
+        case '"' -> sb.append("&quot;");
+        case '\'' -> sb.append("&#39;");
+        default -> sb.append(c);
+      }
+    }
+    return sb.toString();
+  }
+}

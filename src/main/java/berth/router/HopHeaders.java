@@ -1,0 +1,38 @@
+package berth.router;
+
+import io.vertx.core.MultiMap;
+import io.vertx.core.http.HttpHeaders;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * Headers that describe one connection, not the message (RFC 9110 section 7.6.1), so a proxy must not forward
+ * them: this fixed set plus every header named in {@code Connection}. The one home of that rule.
+ */
+final class HopHeaders {
+  static final Set<String> NAMES = Set.of(
+      "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+      "proxy-authenticate", "proxy-authorization");
+
+  private HopHeaders() {}
+
+  /** Copies {@code from} into {@code to} without hop-by-hop headers. */
+  static void copyEndToEnd(MultiMap from, MultiMap to) {
+    String connection = from.get(HttpHeaders.CONNECTION);
+    Set<String> named = connection == null ? Set.of() : tokens(connection);
+    for (var e : from) {
+      String name = e.getKey().toLowerCase(Locale.ROOT);
+      if (NAMES.contains(name) || named.contains(name)) continue;
+      to.add(e.getKey(), e.getValue());
+    }
+  }
+
+  private static Set<String> tokens(String connection) {
+    var out = new java.util.HashSet<String>();
+    for (String t : connection.split(",")) {
+      String s = t.strip().toLowerCase(Locale.ROOT);
+      if (!s.isEmpty()) out.add(s);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,147 @@
+package berth.supervisor;
+
+import berth.apps.App;
+import berth.config.Durations;
+import berth.logs.AppLog;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One running copy of an app: its OS process tree (one session), its port, and where it is in its life.
+ *
+ * <pre>
+ *   Starting ──answers on port──► Ready ──stop()──► Stopping ──tree gone──► Gone
+ *      │                            │                                        ▲
+ *      ├──exits / start_timeout─────┴──leader exits (crash)─► (rest of tree stopped) ┘
+ * </pre>
+ *
+ * <p>{@link #ready()} completes when the instance answers, or exceptionally with {@link StartFailedException};
+ * {@link #gone()} completes when the leader has exited and no process of the session remains. Both complete on
+ * supervisor threads: callers must not block in their callbacks or assume a thread.
+ *
+ * <p>Thread-safe. State guarded by this.
+ */
+public final class Instance {
+  /** Where an instance is in its life; see the diagram above. */
+  public sealed interface State {}
+
+  public record Starting(Instant since) implements State {}
+
+  public record Ready(Instant since) implements State {}
+
+  public record Stopping(Instant since, String why) implements State {}
+
+  public record Gone(Instant since, Exit exit) implements State {}
+
+  /** Output lines kept per instance for its {@link StartFailure}. */
+  static final int LAST_LINES = 20;
+
+  private final App app;
+  private final int id;
+  private final int port;
+  private final AppLog log;
+  private final Instant created = Instant.now();
+  final CompletableFuture<Instance> ready = new CompletableFuture<>();
+  final CompletableFuture<Exit> leaderExit = new CompletableFuture<>();
+  final CompletableFuture<Void> outputClosed = new CompletableFuture<>();
+  final CompletableFuture<Exit> gone = new CompletableFuture<>();
+  private final ArrayDeque<String> lastLines = new ArrayDeque<>();
+  private State state;
+  private int pid;
+
+  Instance(App app, int id, int port, AppLog log) {
+    this.app = app;
+    this.id = id;
+    this.port = port;
+    this.log = log;
+    this.state = new Starting(created);
+  }
+
+  public App app() {
+    return app;
+  }
+
+  /** Unique per app for the life of this Berth process: 1, 2, 3... */
+  public int id() {
+    return id;
+  }
+
+  public int port() {
+    return port;
+  }
+
+  /** The leader's pid (its session id too), 0 before it is spawned. */
+  public synchronized int pid() {
+    return pid;
+  }
+
+  public synchronized State state() {
+    return state;
+  }
+
+  public CompletableFuture<Instance> ready() {
+    return ready;
+  }
+
+  public CompletableFuture<Exit> gone() {
+    return gone;
+  }
+
+  public Instant created() {
+    return created;
+  }
+
+  @Override
+  public String toString() {
+    return app.name() + "/i" + id + " (pid " + pid() + ", port " + port + ")";
+  }
+
+  synchronized void spawned(int pid) {
+    this.pid = pid;
+  }
+
+  /** Moves to {@code next} unless already stopping or gone; returns whether it moved. */
+  synchronized boolean moveTo(State next) {
+    boolean allowed = switch (state) {
+      case Starting s -> true;
+      case Ready r -> !(next instanceof Starting);
+      case Stopping s -> next instanceof Gone;
+      case Gone g -> false;
+    };
+    if (allowed) state = next;
+    return allowed;
+  }
+
+  synchronized boolean stopping() {
+    return state instanceof Stopping || state instanceof Gone;
+  }
+
+  void output(String line) {
+    synchronized (lastLines) {
+      lastLines.addLast(line);
+      if (lastLines.size() > LAST_LINES) lastLines.removeFirst();
+    }
+    log.output(id, line);
+  }
+
+  void note(String line) {
+    log.berth(id, line);
+  }
+
+  List<String> lastLines() {
+    synchronized (lastLines) {
+      return List.copyOf(lastLines);
+    }
+  }
+
+  StartFailure failure(StartFailure.Step step, String reason) {
+    return new StartFailure(app.name(), step, reason, Duration.between(created, Instant.now()), lastLines());
+  }
+
+  static String ms(Duration d) {
+    return d.toMillis() < 10_000 ? d.toMillis() + "ms" : Durations.format(d);
+  }
+}

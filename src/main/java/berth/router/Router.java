@@ -46,13 +46,11 @@ public final class Router {
 
   /** Listens on {@code address} with {@code eventLoops} servers; completes with the bound port. */
   public Future<Integer> listen(HostPort address, int eventLoops) {
-    // the first server binds (port 0 picks a free one), the others then share that exact port
-    return vertx.deployVerticle(new Frontend(address.host(), address.port()))
-        .compose(id -> {
-          if (eventLoops <= 1) return Future.succeededFuture(port);
-          return vertx.deployVerticle(() -> new Frontend(address.host(), port), new DeploymentOptions().setInstances(eventLoops - 1))
-              .map(port);
-        });
+    // servers on the same address share one listen socket; for "any free port" Vert.x shares a random port
+    // between servers that ask for the same negative port
+    int listenPort = address.port() == 0 ? -1 : address.port();
+    return vertx.deployVerticle(() -> new Frontend(address.host(), listenPort), new DeploymentOptions().setInstances(eventLoops))
+        .map(id -> port);
   }
 
   /** Stops accepting connections; in-flight exchanges get up to {@code grace} to finish. */
@@ -94,9 +92,7 @@ public final class Router {
               .setReuseAddress(true));
       server.requestHandler(new ProxyHandler(() -> routes, pool, client));
       servers.add(server);
-      return server.listen(listenPort, host).onSuccess(s -> {
-        if (port == 0) port = s.actualPort();
-      });
+      return server.listen(listenPort, host).onSuccess(s -> port = s.actualPort());
     }
   }
 }

@@ -1,0 +1,61 @@
+package berth.testing;
+
+import berth.Berth;
+import berth.config.NodeConfig;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * A real Berth in the test JVM: real listeners on loopback ports chosen by the kernel, real app processes.
+ * The apps file is written from TOML text; {@code @APP@} in it stands for the test app's command and
+ * {@code @DIR@} for the work directory.
+ */
+public final class BerthFixture implements AutoCloseable {
+  public final Path dir;
+  public final Berth berth;
+
+  private BerthFixture(Path dir, Berth berth) {
+    this.dir = dir;
+    this.berth = berth;
+  }
+
+  public static BerthFixture start(Path dir, String appsToml) {
+    String command = TestApp.install(dir.resolve("app"));
+    try {
+      Files.writeString(dir.resolve("apps.toml"), appsToml
+          .replace("@APP@", command.replace("\"", "\\\""))
+          .replace("@DIR@", dir.toString()));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    ObjectNode flags = JsonNodeFactory.instance.objectNode();
+    flags.put("listen", "127.0.0.1:0");
+    flags.put("admin", "127.0.0.1:0");
+    flags.put("data", dir.resolve("data").toString());
+    flags.put("ports", "21000-21999");
+    flags.put("drain_timeout", "5s");
+    flags.putArray("apps").add(dir.resolve("apps.toml").toString());
+    return new BerthFixture(dir, Berth.start(NodeConfig.load(null, flags)));
+  }
+
+  public int port() {
+    return berth.port();
+  }
+
+  public String log(String app) {
+    try {
+      return Files.readString(dir.resolve("data/logs/" + app + ".log"));
+    } catch (IOException e) {
+      return "";
+    }
+  }
+
+  @Override
+  public void close() {
+    berth.close();
+  }
+}

@@ -1,0 +1,83 @@
+package berth.testing;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The real Berth as its own OS process ({@code berth.Main serve}, on the JDK and classpath of the tests), for
+ * what an in-JVM Berth cannot show: memory bounds, signals, exit codes, leftovers after exit.
+ */
+public final class BerthProcess implements AutoCloseable {
+  private static final Pattern LISTENING = Pattern.compile("router listening on [^ ]+:(\\d+), admin on [^ ]+:(\\d+)");
+  public final Process process;
+  public final Path output;
+  public final int port;
+  public final int adminPort;
+
+  private BerthProcess(Process process, Path output, int port, int adminPort) {
+    this.process = process;
+    this.output = output;
+    this.port = port;
+    this.adminPort = adminPort;
+  }
+
+  /** Starts {@code serve} with the apps file {@code apps} and the given JVM options; waits until it listens. */
+  public static BerthProcess start(Path dir, Path apps, List<String> jvmOptions, String... serveArgs) throws IOException {
+    String java = ProcessHandle.current().info().command().orElseThrow();
+    List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED"));
+    cmd.addAll(jvmOptions);
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "berth.Main", "serve",
+        "--apps", apps.toString(), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+        "--data", dir.resolve("data").toString(), "--ports", "22000-22999"));
+    cmd.addAll(List.of(serveArgs));
+    Path output = dir.resolve("berth.out");
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(output.toFile()).start();
+    Instant deadline = Instant.now().plus(Duration.ofSeconds(30));
+    while (Instant.now().isBefore(deadline)) {
+      Matcher m = LISTENING.matcher(Files.readString(output));
+      if (m.find()) return new BerthProcess(p, output, Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)));
+      if (!p.isAlive()) break;
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    p.destroyForcibly();
+    throw new IllegalStateException("Berth did not start:\n" + Files.readString(output));
+  }
+
+  public String output() {
+    try {
+      return Files.readString(output);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Sends SIGTERM (Process.destroy does exactly that on Linux). */
+  public void terminate() {
+    process.destroy();
+  }
+
+  @Override
+  public void close() {
+    if (process.isAlive()) {
+      process.destroyForcibly();
+      try {
+        process.waitFor();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+}

@@ -1,0 +1,151 @@
+"""A scriptable app for Berth's tests: a real HTTP server on $HOST:$PORT whose behaviour the test chooses.
+
+Environment (all optional):
+  START_DELAY_MS=N   sleep N ms before listening
+  NEVER_LISTEN=1     print a line and never listen
+  EXIT_EARLY=N       print a line and exit with status N before listening
+  GRANDCHILD=1       fork a grandchild that ignores SIGTERM and sleeps (its pid: GET /pids)
+  IGNORE_TERM=1      this process ignores SIGTERM too
+  STARTS_FILE=path   append this process's pid to path at start (tests count starts)
+Endpoints:
+  GET  /echo              JSON: method, path, headers, client address
+  GET  /pids              JSON: pid, grandchild pid
+  POST /upload            reads the body (Content-Length or chunked), answers its size
+  GET  /download?bytes=N  N bytes of body (Content-Length; add &chunked=1 for chunked)
+  GET  /sleep?ms=N        answers after N ms
+  GET  /die               exits at once without answering
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+GRANDCHILD_PID = None
+CHUNK = 256 * 1024
+BLOCK = bytes(range(256)) * (CHUNK // 256)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        print("request %s" % (fmt % args), flush=True)
+
+    def reply(self, obj, status=200):
+        body = (json.dumps(obj) + "\n").encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def read_body(self):
+        n = 0
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return n
+                left = size
+                while left:
+                    got = len(self.rfile.read(min(left, CHUNK)))
+                    if not got:
+                        raise IOError("body ended early")
+                    left -= got
+                n += size
+                self.rfile.readline()
+        left = int(self.headers.get("Content-Length") or 0)
+        while left:
+            got = len(self.rfile.read(min(left, CHUNK)))
+            if not got:
+                raise IOError("body ended early")
+            left -= got
+            n += got
+        return n
+
+    def do_GET(self):
+        url = urlparse(self.path)
+        q = parse_qs(url.query)
+        if url.path == "/pids":
+            return self.reply({"pid": os.getpid(), "grandchild": GRANDCHILD_PID})
+        if url.path == "/download":
+            total = int(q["bytes"][0])
+            chunked = q.get("chunked") == ["1"]
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            if chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(total))
+            self.end_headers()
+            left = total
+            while left:
+                part = BLOCK[:min(left, CHUNK)]
+                if chunked:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                else:
+                    self.wfile.write(part)
+                left -= len(part)
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+            return
+        if url.path == "/sleep":
+            time.sleep(int(q["ms"][0]) / 1000)
+            return self.reply({"slept_ms": int(q["ms"][0])})
+        if url.path == "/die":
+            os._exit(7)
+        return self.echo()
+
+    def do_POST(self):
+        url = urlparse(self.path)
+        if url.path == "/upload":
+            return self.reply({"bytes": self.read_body()})
+        return self.echo(self.read_body())
+
+    def echo(self, body_bytes=0):
+        self.reply({
+            "method": self.command,
+            "path": self.path,
+            "headers": {k.lower(): v for k, v in self.headers.items()},
+            "client": "%s:%d" % self.client_address,
+            "body_bytes": body_bytes,
+            "env_port": os.environ.get("PORT"),
+            "env_host": os.environ.get("HOST"),
+            "env": {k: v for k, v in os.environ.items() if k.startswith("TEST_")},
+        })
+
+
+def main():
+    global GRANDCHILD_PID
+    if os.environ.get("STARTS_FILE"):
+        with open(os.environ["STARTS_FILE"], "a") as f:
+            f.write("%d\n" % os.getpid())
+    if os.environ.get("IGNORE_TERM") == "1":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if os.environ.get("GRANDCHILD") == "1":
+        child = subprocess.Popen([sys.executable, "-c",
+                                  "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(3600)"])
+        GRANDCHILD_PID = child.pid
+    print("testapp pid %d starting, port %s" % (os.getpid(), os.environ.get("PORT")), flush=True)
+    if os.environ.get("EXIT_EARLY"):
+        print("testapp: exiting early as asked", flush=True)
+        sys.exit(int(os.environ["EXIT_EARLY"]))
+    if os.environ.get("NEVER_LISTEN") == "1":
+        print("testapp: not listening, as asked", flush=True)
+        while True:
+            time.sleep(3600)
+    time.sleep(int(os.environ.get("START_DELAY_MS", "0")) / 1000)
+    server = ThreadingHTTPServer((os.environ["HOST"], int(os.environ["PORT"])), Handler)
+    server.daemon_threads = True
+    print("testapp listening", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -15,8 +15,8 @@ public final class ConfigException extends RuntimeException {
     return new ConfigException(path.isEmpty() ? reason : path + ": " + reason);
   }
 
-  /** The same problem seen from one layer up: {@code in "apps.toml": apps.blog...}. */
+  /** The same problems seen from one layer up: each line gets {@code where: } in front, e.g. the file name. */
   public ConfigException within(String where) {
-    return new ConfigException(where + ": " + getMessage());
+    return new ConfigException(where + ": " + getMessage().replace("\n", "\n" + where + ": "));
   }
 }

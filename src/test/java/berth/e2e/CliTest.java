@@ -1,0 +1,66 @@
+package berth.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The command line as a user meets it: a bad apps file stops {@code serve} with the key path and the reason. */
+class CliTest {
+  @TempDir Path dir;
+
+  private Result berth(String... args) throws Exception {
+    String java = ProcessHandle.current().info().command().orElseThrow();
+    List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), "berth.Main"));
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    return new Result(p.exitValue(), out);
+  }
+
+  record Result(int code, String output) {}
+
+  @Test
+  void serveWithAnInvalidAppsFileExitsWithEveryProblemAndItsKeyPath() throws Exception {
+    Path apps = dir.resolve("apps.toml");
+    Files.writeString(apps, """
+        [apps.blog]
+        domains = ["blog.localhost"]
+        command = "exec ./server"
+        idle_timeout = "5 minutes"
+        idel_timeout = "5m"
+        """);
+    Result r = berth("serve", "--apps", apps.toString(), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--data", dir.resolve("data").toString());
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.output())
+        .contains("apps.blog.idle_timeout: \"5 minutes\" is not a duration (expected e.g. 30s, 5m)")
+        .contains("apps.blog.idel_timeout: is not a known key")
+        .contains(apps.toString());
+  }
+
+  @Test
+  void serveWithABadListenAddressSaysWhich() throws Exception {
+    Result r = berth("serve", "--listen", "localhost", "--data", dir.resolve("data").toString());
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.output()).contains("listen: \"localhost\" is not an address");
+  }
+
+  @Test
+  void checkPrintsTheAppsOfAValidFile() throws Exception {
+    Path apps = dir.resolve("apps.toml");
+    Files.writeString(apps, """
+        [apps.hello]
+        domains = ["Hello.Localhost"]
+        command = "exec python3 app.py"
+        """);
+    Result r = berth("check", apps.toString());
+    assertThat(r.code()).isZero();
+    assertThat(r.output()).contains("hello: hello.localhost -> exec python3 app.py (idle_timeout 5m, start_timeout 1m)").contains("1 apps OK");
+  }
+}

@@ -99,8 +99,20 @@ public final class Instance {
     return app.name() + "/i" + id + " (pid " + pid() + ", port " + port + ")";
   }
 
-  synchronized void spawned(int pid) {
+  /** Records the leader's pid; false if a stop was asked for meanwhile (the caller must then stop it). */
+  synchronized boolean spawned(int pid) {
     this.pid = pid;
+    return !(state instanceof Stopping || state instanceof Gone);
+  }
+
+  /**
+   * Moves to Stopping; returns the pid to stop (0: not spawned yet, the start thread will stop it), or -1 if a
+   * stop was already under way.
+   */
+  synchronized int beginStop(String why) {
+    if (state instanceof Stopping || state instanceof Gone) return -1;
+    state = new Stopping(Instant.now(), why);
+    return pid;
   }
 
   /** Moves to {@code next} unless already stopping or gone; returns whether it moved. */

@@ -2,6 +2,7 @@ package berth.supervisor;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import java.lang.foreign.Arena;
@@ -97,6 +98,9 @@ final class Posix {
       check("posix_spawn_file_actions_init", (int) ACTIONS_INIT.invokeExact(actions));
       try {
         check("sigfillset", (int) SIGFILLSET.invokeExact(all) == 0 ? 0 : 22);
+        // sigfillset leaves out glibc's internal signals 32 and 33, which posix_spawn would then set to SIG_IGN
+        // in the child, and ignored dispositions survive exec: set all 64 bits so every one is reset
+        all.set(JAVA_LONG, 0, -1L);
         check("sigemptyset", (int) SIGEMPTYSET.invokeExact(none) == 0 ? 0 : 22);
         check("posix_spawnattr_setflags",
             (int) ATTR_SETFLAGS.invokeExact(attr, (short) (POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK)));

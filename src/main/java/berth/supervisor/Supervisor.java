@@ -76,21 +76,28 @@ public final class Supervisor {
    * {@code stop_timeout}, and completes when none remains. Idempotent.
    */
   public java.util.concurrent.CompletableFuture<Exit> stop(Instance instance, String why) {
-    if (instance.moveTo(new Instance.Stopping(Instant.now(), why))) {
-      Thread.ofVirtual().name("berth-stop-" + instance.app().name() + "-i" + instance.id()).start(() -> {
-        Instant t0 = Instant.now();
-        instance.note("stopping (" + why + "): " + instance.app().stopSignal() + " to its processes");
-        terminate(instance, instance.app().stopSignal().number(), instance.app().stopTimeout());
-        Exit exit = instance.leaderExit.getNow(new Exit(-1, 0));
-        instance.note("stopped after " + Instance.ms(Duration.between(t0, Instant.now())) + ": leader " + exit);
-        finish(instance, exit);
-      });
-    }
+    int pid = instance.beginStop(why);
+    // -1: a stop is under way; 0: not spawned yet, and the start thread stops it as soon as it is
+    if (pid > 0) Thread.ofVirtual().name("berth-stop-" + instance.app().name() + "-i" + instance.id()).start(() -> stopNow(instance, why));
     return instance.gone;
+  }
+
+  private void stopNow(Instance instance, String why) {
+    Instant t0 = Instant.now();
+    instance.note("stopping (" + why + "): " + instance.app().stopSignal() + " to its processes");
+    terminate(instance, instance.app().stopSignal().number(), instance.app().stopTimeout());
+    Exit exit = instance.leaderExit.getNow(new Exit(-1, 0));
+    instance.note("stopped after " + Instance.ms(Duration.between(t0, Instant.now())) + ": leader " + exit);
+    LOG.info("{} stopped ({})", instance, why);
+    finish(instance, exit);
   }
 
   private void run(Instance instance) {
     App app = instance.app();
+    if (instance.stopping()) { // stopped before it began
+      finish(instance, new Exit(-1, 0));
+      return;
+    }
     instance.note("starting on port " + instance.port() + ": /bin/sh -c " + app.launch().command());
     Posix.Spawned spawned;
     try {
@@ -106,7 +113,7 @@ public final class Supervisor {
       return;
     }
     int pid = spawned.pid();
-    instance.spawned(pid);
+    boolean wanted = instance.spawned(pid);
     Thread.ofPlatform().daemon().name("berth-output-" + app.name() + "-i" + instance.id()).stackSize(128 * 1024)
         .start(() -> pump(instance, spawned.outputFd()));
     Thread.ofPlatform().daemon().name("berth-wait-" + app.name() + "-i" + instance.id()).stackSize(128 * 1024)
@@ -115,6 +122,10 @@ public final class Supervisor {
           instance.leaderExit.complete(exit);
           onLeaderExit(instance, exit);
         });
+    if (!wanted) { // a stop came while it was being spawned
+      stopNow(instance, "stopped while starting");
+      return;
+    }
     awaitReady(instance);
   }
 
@@ -128,6 +139,7 @@ public final class Supervisor {
         if (instance.moveTo(new Instance.Ready(Instant.now()))) {
           instance.note("ready: answered on port " + instance.port() + " after " + Instance.ms(Duration.between(t0, Instant.now()))
               + " (pid " + instance.pid() + ")");
+          LOG.info("{} ready after {}", instance, Instance.ms(Duration.between(t0, Instant.now())));
           instance.ready.complete(instance);
         } else {
           fail(instance, instance.failure(StartFailure.Step.WAIT_READY, "was stopped before it answered"));
@@ -182,9 +194,8 @@ public final class Supervisor {
   }
 
   private void onLeaderExit(Instance instance, Exit exit) {
-    if (instance.stopping()) return; // stop() reports and finishes
     boolean wasReady = instance.state() instanceof Instance.Ready;
-    instance.moveTo(new Instance.Stopping(Instant.now(), "leader " + exit));
+    if (instance.beginStop("leader " + exit) < 0) return; // stop() reports and finishes
     if (wasReady) {
       awaitOutput(instance);
       instance.note("exited unexpectedly: " + exit);
@@ -238,6 +249,7 @@ public final class Supervisor {
   private static void fail(Instance instance, StartFailure failure) {
     if (instance.ready.completeExceptionally(new StartFailedException(failure))) {
       instance.note("start failed: " + failure.reason());
+      LOG.warn("{} did not start: {}", instance, failure.reason());
     }
   }
 

@@ -1,5 +1,6 @@
 package berth.logs;
 
+import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -33,22 +34,41 @@ public final class AppLog implements AutoCloseable {
   private OutputStream out;
   private long size;
 
+  private final long maxBytes;
+
   public AppLog(Path file) {
+    this(file, MAX_BYTES);
+  }
+
+  AppLog(Path file, long maxBytes) {
     this.file = file;
+    this.maxBytes = maxBytes;
   }
 
   public Path file() {
     return file;
   }
 
-  /** A line from instance {@code instance}'s output. */
+  /**
+   * A line from instance {@code instance}'s output. Buffered: the writer calls {@link #flush()} when it has no
+   * more input at hand, so an app that writes fast costs one write per buffer, not per line.
+   */
   public void output(int instance, String line) {
-    append(instance, "out", line);
+    append(instance, "out", line, false);
   }
 
-  /** A line from Berth about instance {@code instance} (0: about the app as a whole). */
+  /** A line from Berth about instance {@code instance} (0: about the app as a whole), written at once. */
   public void berth(int instance, String line) {
-    append(instance, "berth", line);
+    append(instance, "berth", line, true);
+  }
+
+  public synchronized void flush() {
+    if (out == null) return;
+    try {
+      out.flush();
+    } catch (IOException e) {
+      closeQuietly();
+    }
   }
 
   /** The last {@code n} lines (at most {@link #KEPT_LINES}), oldest first. */
@@ -56,16 +76,16 @@ public final class AppLog implements AutoCloseable {
     return recent.stream().skip(Math.max(0, recent.size() - n)).toList();
   }
 
-  private synchronized void append(int instance, String stream, String line) {
+  private synchronized void append(int instance, String stream, String line, boolean flush) {
     String text = TIME.format(Instant.now()) + " i" + instance + " " + stream + "| " + line;
     recent.addLast(text);
     if (recent.size() > KEPT_LINES) recent.removeFirst();
     byte[] bytes = (text + "\n").getBytes(StandardCharsets.UTF_8);
     try {
       if (out == null) open();
-      if (size + bytes.length > MAX_BYTES) rotate();
+      if (size > 0 && size + bytes.length > maxBytes) rotate();
       out.write(bytes);
-      out.flush();
+      if (flush) out.flush();
       size += bytes.length;
     } catch (IOException e) {
       // the log is best effort: an app must keep serving when the disk is full; the line is still in memory
@@ -75,7 +95,7 @@ public final class AppLog implements AutoCloseable {
 
   private void open() throws IOException {
     Files.createDirectories(file.getParent());
-    out = Files.newOutputStream(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    out = new BufferedOutputStream(Files.newOutputStream(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND), 64 * 1024);
     size = Files.size(file);
   }
 

@@ -139,6 +139,10 @@ public final class Instance {
     log.output(id, line);
   }
 
+  void flushLog() {
+    log.flush();
+  }
+
   void note(String line) {
     log.berth(id, line);
   }

@@ -270,8 +270,10 @@ public final class Supervisor {
         }
         line.write(buf, start, n - start);
         if (line.size() >= 16 * 1024) emit(instance, line);
+        if (in.available() == 0) instance.flushLog();
       }
       if (line.size() > 0) emit(instance, line);
+      instance.flushLog();
     } catch (IOException e) {
       instance.note("output pipe failed: " + e.getMessage());
     } finally {

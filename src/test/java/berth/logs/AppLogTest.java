@@ -1,0 +1,40 @@
+package berth.logs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class AppLogTest {
+  @TempDir Path dir;
+
+  @Test
+  void linesCarryTimeInstanceAndStream() throws Exception {
+    try (AppLog log = new AppLog(dir.resolve("logs/a.log"))) {
+      log.berth(3, "starting");
+      log.output(3, "hello");
+      log.flush();
+      assertThat(Files.readAllLines(dir.resolve("logs/a.log")))
+          .satisfiesExactly(
+              l -> assertThat(l).matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z i3 berth\\| starting"),
+              l -> assertThat(l).endsWith(" i3 out| hello"));
+    }
+  }
+
+  @Test
+  void rotatesBySizeAndKeepsThreeOldFiles() throws Exception {
+    Path file = dir.resolve("a.log");
+    try (AppLog log = new AppLog(file, 1000)) {
+      for (int i = 0; i < 200; i++) log.output(1, "line %03d %s".formatted(i, "x".repeat(40)));
+      log.flush();
+      assertThat(Files.size(file)).isLessThanOrEqualTo(1000);
+      assertThat(dir.resolve("a.log.1")).exists();
+      assertThat(dir.resolve("a.log.3")).exists();
+      assertThat(dir.resolve("a.log.4")).doesNotExist();
+      assertThat(Files.readString(file)).contains("line 199");
+      assertThat(log.tail(2)).hasSize(2).last().asString().contains("line 199");
+    }
+  }
+}

@@ -7,6 +7,8 @@ Environment (all optional):
   GRANDCHILD=1       fork a grandchild that ignores SIGTERM and sleeps (its pid: GET /pids)
   IGNORE_TERM=1      this process ignores SIGTERM too
   STARTS_FILE=path   append this process's pid to path at start (tests count starts)
+  HOG_MB=N           allocate and touch N MiB before listening
+  DAEMONIZE=1        double-fork: the server runs in a grandchild in a new session; the parent exits 0
 Endpoints:
   GET  /echo              JSON: method, path, headers, client address
   GET  /pids              JSON: pid, grandchild pid
@@ -14,6 +16,7 @@ Endpoints:
   GET  /download?bytes=N  N bytes of body (Content-Length; add &chunked=1 for chunked)
   GET  /sleep?ms=N        answers after N ms
   GET  /die               exits at once without answering
+  GET  /fork?n=N          tries to fork N children that sleep 30 s; answers how many forks succeeded
 """
 import json
 import os
@@ -100,6 +103,17 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply({"slept_ms": int(q["ms"][0])})
         if url.path == "/die":
             os._exit(7)
+        if url.path == "/fork":
+            made = 0
+            for _ in range(int(q["n"][0])):
+                try:
+                    if os.fork() == 0:
+                        time.sleep(30)
+                        os._exit(0)
+                    made += 1
+                except OSError:
+                    break
+            return self.reply({"forked": made})
         return self.echo()
 
     def do_POST(self):
@@ -126,6 +140,16 @@ def main():
     if os.environ.get("STARTS_FILE"):
         with open(os.environ["STARTS_FILE"], "a") as f:
             f.write("%d\n" % os.getpid())
+    if os.environ.get("DAEMONIZE") == "1":
+        if os.fork() > 0:
+            os._exit(0)
+        os.setsid()
+        if os.fork() > 0:
+            os._exit(0)
+    if os.environ.get("HOG_MB"):
+        hog = bytearray(int(os.environ["HOG_MB"]) << 20)
+        for i in range(0, len(hog), 4096):
+            hog[i] = 1
     if os.environ.get("IGNORE_TERM") == "1":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if os.environ.get("GRANDCHILD") == "1":

@@ -3,6 +3,7 @@ package berth;
 import berth.admin.AdminServer;
 import berth.apps.AppsFile;
 import berth.apps.Catalog;
+import berth.cgroup.CgroupSystem;
 import berth.config.NodeConfig;
 import berth.pool.Pool;
 import berth.router.Router;
@@ -17,6 +18,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -32,6 +34,7 @@ public final class Berth implements AutoCloseable {
   private final NodeConfig config;
   private final Vertx vertx;
   private final Pool pool;
+  private final Optional<CgroupSystem> cgroups;
   private final Router router;
   private final AdminServer admin;
   private int port;
@@ -45,7 +48,17 @@ public final class Berth implements AutoCloseable {
         .with(new VertxOptions().setEventLoopPoolSize(config.eventLoops()).setWorkerPoolSize(4))
         .withTransport(transport)
         .build();
-    this.pool = new Pool(new Supervisor(new Ports(config.ports())), config.dataDir().resolve("logs"), Clock.systemUTC());
+    StringBuilder whyNot = new StringBuilder();
+    this.cgroups = CgroupSystem.open(config.cgroup(), whyNot);
+    if (cgroups.isPresent()) {
+      LOG.info("cgroups: {}", cgroups.get().describe());
+    } else {
+      LOG.warn("cgroups unavailable ({}): instances are tracked by session, and memory_limit, pids_limit and cpu_weight cannot be used", whyNot);
+    }
+    Supervisor supervisor = new Supervisor(new Ports(config.ports()), cgroups, whyNot.toString());
+    int leftovers = supervisor.stopLeftovers(catalog::app);
+    if (leftovers > 0) LOG.warn("stopped {} instance(s) left running by an earlier run of Berth", leftovers);
+    this.pool = new Pool(supervisor, config.dataDir().resolve("logs"), Clock.systemUTC());
     this.router = new Router(vertx, pool);
     this.admin = new AdminServer(vertx, pool);
     pool.update(catalog);
@@ -100,6 +113,7 @@ public final class Berth implements AutoCloseable {
         .thenCompose(v -> vertx.close().toCompletionStage())
         .whenComplete((v, e) -> {
           pool.close();
+          cgroups.ifPresent(CgroupSystem::close);
           LOG.info("stopped");
         })
         .toCompletableFuture();

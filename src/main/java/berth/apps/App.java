@@ -16,6 +16,10 @@ import java.util.List;
  * @param stopTimeout {@code stop_timeout} (default 10s): after {@code stop_signal}, how long before SIGKILL
  * @param stopSignal {@code stop_signal} (default TERM): the signal that asks the app to stop
  * @param maxQueue {@code max_queue} (default 100): requests held while the app starts; more get 503
+ * @param memoryLimit {@code memory_limit} (default none, 0): bytes of memory for each instance's whole process
+ *     tree; above it the kernel kills a process, which Berth reports as "out of memory"
+ * @param pidsLimit {@code pids_limit} (default none, 0): processes and threads per instance
+ * @param cpuWeight {@code cpu_weight} (default 100): share of CPU under contention, 1 to 10000
  */
 public record App(
     String name,
@@ -25,12 +29,21 @@ public record App(
     Duration startTimeout,
     Duration stopTimeout,
     StopSignal stopSignal,
-    int maxQueue) {
+    int maxQueue,
+    long memoryLimit,
+    int pidsLimit,
+    int cpuWeight) {
 
   public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofMinutes(5);
   public static final Duration DEFAULT_START_TIMEOUT = Duration.ofSeconds(60);
   public static final Duration DEFAULT_STOP_TIMEOUT = Duration.ofSeconds(10);
   public static final int DEFAULT_MAX_QUEUE = 100;
+  public static final int DEFAULT_CPU_WEIGHT = 100;
+
+  /** Whether this app asks for limits that only cgroups can enforce. */
+  public boolean limited() {
+    return memoryLimit > 0 || pidsLimit > 0 || cpuWeight != DEFAULT_CPU_WEIGHT;
+  }
 
   public App {
     domains = List.copyOf(domains);

@@ -2,6 +2,7 @@ package berth.apps;
 
 import berth.config.ConfigException;
 import berth.config.ConfigNode;
+import berth.config.Sizes;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import java.io.IOException;
@@ -130,9 +131,17 @@ public final class AppsFile {
     Duration stop = c.duration("stop_timeout", App.DEFAULT_STOP_TIMEOUT, Duration.ZERO);
     StopSignal signal = c.parsed("stop_signal", StopSignal.TERM, StopSignal::parse);
     int maxQueue = c.integer("max_queue", App.DEFAULT_MAX_QUEUE, 0, 1_000_000);
+    long memoryLimit = c.parsed("memory_limit", 0L, text -> {
+      long bytes = Sizes.parse(text);
+      if (bytes < (4L << 20)) throw new IllegalArgumentException("\"" + text + "\" is too small (expected at least 4M)");
+      return bytes;
+    });
+    int pidsLimit = c.integer("pids_limit", 0, 1, 4_194_304);
+    int cpuWeight = c.integer("cpu_weight", App.DEFAULT_CPU_WEIGHT, 1, 10_000);
     c.rejectUnknownKeys();
     if (c.problems().size() > before) return null;
-    return new App(name, domains, new Launch(command, directory.normalize(), env), idle, start, stop, signal, maxQueue);
+    return new App(name, domains, new Launch(command, directory.normalize(), env), idle, start, stop, signal, maxQueue,
+        memoryLimit, pidsLimit, cpuWeight);
   }
 
   /**

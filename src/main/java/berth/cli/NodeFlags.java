@@ -35,6 +35,9 @@ final class NodeFlags {
   @Option(names = "--event-loops", paramLabel = "N", description = "Router threads (default: one per core).")
   Integer eventLoops;
 
+  @Option(names = "--cgroup", paramLabel = "NAME", description = "Berth's directory in each cgroup hierarchy (default berth).")
+  String cgroup;
+
   ObjectNode asConfig() {
     ObjectNode o = JsonNodeFactory.instance.objectNode();
     if (!apps.isEmpty()) apps.forEach(p -> o.withArray("apps").add(p.toString()));
@@ -44,6 +47,7 @@ final class NodeFlags {
     if (ports != null) o.put("ports", ports);
     if (drainTimeout != null) o.put("drain_timeout", drainTimeout);
     if (eventLoops != null) o.put("event_loops", eventLoops);
+    if (cgroup != null) o.put("cgroup", cgroup);
     return o;
   }
 }

@@ -23,9 +23,12 @@ import java.util.List;
  * @param drainTimeout on shutdown, how long in-flight requests may still run before instances are stopped
  *     ({@code drain_timeout}, default {@code 10s})
  * @param eventLoops router threads ({@code event_loops}, default: one per core)
+ * @param cgroup the name of Berth's directory in each cgroup hierarchy ({@code cgroup}, default {@code berth});
+ *     two Berth processes on one machine need different names, since each stops what it finds there at start
  */
 public record NodeConfig(
-    HostPort listen, HostPort admin, Path dataDir, PortRange ports, List<Path> appFiles, Duration drainTimeout, int eventLoops) {
+    HostPort listen, HostPort admin, Path dataDir, PortRange ports, List<Path> appFiles, Duration drainTimeout, int eventLoops,
+    String cgroup) {
 
   public static final HostPort DEFAULT_LISTEN = new HostPort("0.0.0.0", 8080);
   public static final HostPort DEFAULT_ADMIN = new HostPort("127.0.0.1", 8081);
@@ -68,13 +71,19 @@ public record NodeConfig(
     List<Path> apps = c.stringList("apps", List.of()).stream().map(Path::of).toList();
     Duration drain = c.duration("drain_timeout", Duration.ofSeconds(10), Duration.ZERO);
     int loops = c.integer("event_loops", Runtime.getRuntime().availableProcessors(), 1, 1024);
+    String cgroup = c.parsed("cgroup", "berth", name -> {
+      if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}")) {
+        throw new IllegalArgumentException("\"" + name + "\" is not a cgroup name (expected letters, digits, . _ -)");
+      }
+      return name;
+    });
     c.rejectUnknownKeys();
     try {
       c.throwIfProblems();
     } catch (ConfigException e) {
       throw file == null ? e : e.within(file.toString());
     }
-    return new NodeConfig(listen, admin, data, ports, apps, drain, loops);
+    return new NodeConfig(listen, admin, data, ports, apps, drain, loops, cgroup);
   }
 
   static String firstLine(String s) {

@@ -51,6 +51,8 @@ public final class Instance {
   private final ArrayDeque<String> lastLines = new ArrayDeque<>();
   private State state;
   private int pid;
+  /** Set once by the start thread before the spawn; read by stop threads after {@link #pid} is set. */
+  volatile Tree tree;
 
   Instance(App app, int id, int port, AppLog log) {
     this.app = app;

@@ -1,7 +1,11 @@
 package berth.supervisor;
 
 import berth.apps.App;
+import berth.cgroup.Cgroup;
+import berth.cgroup.CgroupSystem;
+import berth.cgroup.Limits;
 import berth.config.Durations;
+import berth.config.Sizes;
 import berth.logs.AppLog;
 import java.io.FileInputStream;
 import java.io.IOException;
@@ -15,6 +19,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -22,8 +28,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Starts and stops instances: spawns {@code /bin/sh -c command} with {@code $PORT}, decides it is ready when a
- * TCP connect to that port succeeds (never by process name), and stops its whole process tree.
+ * Starts and stops instances: spawns {@code /bin/sh -c command} with {@code $PORT} inside the instance's own
+ * cgroup, decides it is ready when a TCP connect to that port succeeds (never by process name), and stops its
+ * whole process tree.
+ *
+ * <p>An instance ends when its leader has exited and no process of its tree remains: a server that daemonizes
+ * (forks, and the parent exits 0) is still the instance while its cgroup has processes.
  *
  * <p>Threads, per instance: one virtual thread runs the start (spawn, then the readiness probe) and later the
  * stop; one platform thread waits for the leader's exit ({@code waitpid} blocks in native code, which would pin
@@ -42,13 +52,50 @@ public final class Supervisor {
   private static final String HOST = "127.0.0.1";
 
   private final Ports ports;
+  private final Optional<CgroupSystem> cgroups;
+  private final String noCgroupsBecause;
 
-  public Supervisor(Ports ports) {
+  /** A supervisor that tracks instances by cgroup when {@code cgroups} is present, else by session. */
+  public Supervisor(Ports ports, Optional<CgroupSystem> cgroups, String noCgroupsBecause) {
     this.ports = ports;
+    this.cgroups = cgroups;
+    this.noCgroupsBecause = noCgroupsBecause;
   }
 
   public Ports ports() {
     return ports;
+  }
+
+  /**
+   * Stops and removes the instance cgroups an earlier run of Berth left behind (it was killed or crashed), so
+   * that nothing runs twice or holds a port Berth is about to hand out. Blocks; call before serving.
+   */
+  public int stopLeftovers(java.util.function.Function<String, App> apps) {
+    if (cgroups.isEmpty()) return 0;
+    int n = 0;
+    try {
+      for (Cgroup cg : cgroups.get().leftovers()) {
+        Tree tree = new Tree.OfCgroup(cg);
+        List<Integer> pids = tree.members();
+        if (!pids.isEmpty()) {
+          // instance cgroups are named APP.iN: stop them as their app asks, if it still exists
+          App app = apps.apply(cg.name().replaceFirst("\\.i\\d+$", ""));
+          int signal = app != null ? app.stopSignal().number() : Posix.SIGTERM;
+          Duration timeout = app != null ? app.stopTimeout() : App.DEFAULT_STOP_TIMEOUT;
+          LOG.warn("stopping {} left by an earlier run of Berth: processes {}", cg.name(), pids);
+          tree.signalAll(signal);
+          if (!tree.awaitEmpty(timeout)) {
+            tree.killAll();
+            tree.awaitEmpty(KILL_GRACE);
+          }
+          n++;
+        }
+        if (!cg.remove()) LOG.error("cannot remove {}: processes {} survived SIGKILL", cg, tree.members());
+      }
+    } catch (IOException e) {
+      LOG.error("cannot look for instances of an earlier run", e);
+    }
+    return n;
   }
 
   /**
@@ -62,9 +109,7 @@ public final class Supervisor {
       if (port > 0) ports.release(port);
     });
     if (port < 0) {
-      fail(instance, instance.failure(StartFailure.Step.SPAWN, "no free port in the range Berth may use"));
-      instance.moveTo(new Instance.Gone(Instant.now(), new Exit(-1, 0)));
-      instance.gone.complete(new Exit(-1, 0));
+      failBeforeSpawn(instance, "no free port in the range Berth may use");
       return instance;
     }
     Thread.ofVirtual().name("berth-start-" + app.name() + "-i" + id).start(() -> run(instance));
@@ -72,10 +117,10 @@ public final class Supervisor {
   }
 
   /**
-   * Stops {@code instance}: {@code stop_signal} to every process of its session, SIGKILL to all that remain after
+   * Stops {@code instance}: {@code stop_signal} to every process of its tree, SIGKILL to all that remain after
    * {@code stop_timeout}, and completes when none remains. Idempotent.
    */
-  public java.util.concurrent.CompletableFuture<Exit> stop(Instance instance, String why) {
+  public CompletableFuture<Exit> stop(Instance instance, String why) {
     int pid = instance.beginStop(why);
     // -1: a stop is under way; 0: not spawned yet, and the start thread stops it as soon as it is
     if (pid > 0) Thread.ofVirtual().name("berth-stop-" + instance.app().name() + "-i" + instance.id()).start(() -> stopNow(instance, why));
@@ -98,21 +143,28 @@ public final class Supervisor {
       finish(instance, new Exit(-1, 0));
       return;
     }
+    Tree tree;
+    try {
+      tree = tree(instance);
+    } catch (IOException | IllegalStateException e) {
+      failBeforeSpawn(instance, e.getMessage());
+      return;
+    }
+    instance.tree = tree;
     instance.note("starting on port " + instance.port() + ": /bin/sh -c " + app.launch().command());
     Posix.Spawned spawned;
     try {
-      spawned = Posix.spawn(List.of("/bin/sh", "-c", app.launch().command()), environment(app, instance.port()),
-          app.launch().directory().toString());
+      spawned = Posix.spawn(tree.argv(app.launch().command()), environment(app, instance.port()), app.launch().directory().toString());
     } catch (Posix.PosixException e) {
       String why = e.errno == 2 && !java.nio.file.Files.isDirectory(app.launch().directory())
           ? "directory " + app.launch().directory() + " does not exist"
           : e.getMessage();
-      fail(instance, instance.failure(StartFailure.Step.SPAWN, "could not be started: " + why));
-      instance.moveTo(new Instance.Gone(Instant.now(), new Exit(-1, 0)));
-      instance.gone.complete(new Exit(-1, 0));
+      tree.release();
+      failBeforeSpawn(instance, "could not be started: " + why);
       return;
     }
     int pid = spawned.pid();
+    tree.leader(pid);
     boolean wanted = instance.spawned(pid);
     Thread.ofPlatform().daemon().name("berth-output-" + app.name() + "-i" + instance.id()).stackSize(128 * 1024)
         .start(() -> pump(instance, spawned.outputFd()));
@@ -127,6 +179,22 @@ public final class Supervisor {
       return;
     }
     awaitReady(instance);
+  }
+
+  /** The instance's cgroup with the app's limits, or its session where Berth has no cgroups. */
+  private Tree tree(Instance instance) throws IOException {
+    App app = instance.app();
+    if (cgroups.isEmpty()) {
+      if (app.limited()) {
+        throw new IllegalStateException("memory_limit, pids_limit and cpu_weight need cgroups, which Berth cannot use here: " + noCgroupsBecause);
+      }
+      return new Tree.OfSession();
+    }
+    CgroupSystem system = cgroups.get();
+    if (app.memoryLimit() > 0 && !system.limits("memory")) throw new IllegalStateException("memory_limit needs the cgroup memory controller, which is not available");
+    if (app.pidsLimit() > 0 && !system.limits("pids")) throw new IllegalStateException("pids_limit needs the cgroup pids controller, which is not available");
+    Cgroup cg = system.create(app.name() + ".i" + instance.id(), new Limits(app.memoryLimit(), app.pidsLimit(), app.cpuWeight()));
+    return new Tree.OfCgroup(cg);
   }
 
   private void awaitReady(Instance instance) {
@@ -158,10 +226,13 @@ public final class Supervisor {
       if (pause.compareTo(MIN_POLL) < 0) pause = MIN_POLL;
       if (pause.compareTo(MAX_POLL) > 0) pause = MAX_POLL;
       if (pause.compareTo(Duration.between(now, deadline)) > 0) pause = Duration.between(now, deadline);
+      if (instance.ready.isDone() || instance.stopping()) return; // the leader's end decided already
       try {
-        Exit exit = instance.leaderExit.get(pause.toNanos(), TimeUnit.NANOSECONDS);
-        failExited(instance, exit);
-        return;
+        if (instance.leaderExit.isDone()) {
+          Thread.sleep(pause); // a daemonized server: its cgroup still runs, keep asking its port
+        } else {
+          instance.leaderExit.get(pause.toNanos(), TimeUnit.NANOSECONDS);
+        }
       } catch (TimeoutException e) {
         // still starting
       } catch (InterruptedException | ExecutionException e) {
@@ -179,71 +250,114 @@ public final class Supervisor {
     }
   }
 
-  /** The leader exited before its instance answered: the start failed, and its last output says why. */
-  private static void failExited(Instance instance, Exit exit) {
+  /**
+   * The leader exited. With a cgroup, the instance lives on while its cgroup has processes (a daemonizing
+   * server); it ends when the cgroup empties. Without one, what the leader left in its session is stopped.
+   */
+  private void onLeaderExit(Instance instance, Exit exit) {
+    Tree tree = instance.tree;
+    // a daemonizing server: the parent exits 0 and leaves its children serving in the instance's cgroup
+    if (!instance.stopping() && exit.code() == 0 && tree.tracksDaemons() && !tree.members().isEmpty()) {
+      instance.note("leader " + exit + "; " + tree.members().size() + " process(es) of it still run: the instance goes on");
+      ((Tree.OfCgroup) tree).cgroup().empty().thenRun(() -> Thread.ofVirtual().start(() -> ended(instance, exit)));
+      return;
+    }
+    ended(instance, exit);
+  }
+
+  /** No leader any more, and (with a cgroup) no process either, unless asked to stop: report, clean up, finish. */
+  private void ended(Instance instance, Exit exit) {
+    boolean wasReady = instance.state() instanceof Instance.Ready;
+    if (instance.beginStop("ended: " + exit) < 0) return; // stop() reports and finishes
+    String why = reason(instance, exit);
     awaitOutput(instance);
-    fail(instance, instance.failure(StartFailure.Step.WAIT_READY, exit + " before answering on port " + instance.port()));
+    if (wasReady) {
+      instance.note("exited unexpectedly: " + why);
+      LOG.warn("{} exited unexpectedly: {}", instance, why);
+    } else {
+      fail(instance, instance.failure(StartFailure.Step.WAIT_READY, why + " before answering on port " + instance.port()));
+    }
+    terminate(instance, instance.app().stopSignal().number(), instance.app().stopTimeout());
+    finish(instance, exit);
+  }
+
+  /** How the instance ended, in words: an OOM kill is named as such, not as "killed by signal 9". */
+  private static String reason(Instance instance, Exit exit) {
+    Tree tree = instance.tree;
+    if (tree != null && tree.oomKills() > 0) {
+      return "killed: out of memory (memory_limit " + Sizes.format(instance.app().memoryLimit()) + ")";
+    }
+    if (tree instanceof Tree.OfCgroup && exit.code() == Tree.OfCgroup.JOIN_FAILED) {
+      return "could not enter its cgroup (" + exit + "; Berth's log may say why)";
+    }
+    return exit.toString();
   }
 
   private static void awaitOutput(Instance instance) {
     try {
       instance.outputClosed.get(OUTPUT_GRACE.toMillis(), TimeUnit.MILLISECONDS);
     } catch (Exception e) {
-      // a grandchild still holds the pipe; report what we have
+      // a process still holds the pipe; report what we have
     }
   }
 
-  private void onLeaderExit(Instance instance, Exit exit) {
-    boolean wasReady = instance.state() instanceof Instance.Ready;
-    if (instance.beginStop("leader " + exit) < 0) return; // stop() reports and finishes
-    if (wasReady) {
-      awaitOutput(instance);
-      instance.note("exited unexpectedly: " + exit);
-      LOG.warn("{} {}", instance, "exited unexpectedly: " + exit);
-    } else {
-      failExited(instance, exit);
-    }
-    // whatever the leader left behind in its session goes with it
-    terminate(instance, instance.app().stopSignal().number(), instance.app().stopTimeout());
-    finish(instance, exit);
-  }
-
-  /** Signals the whole session, waits up to {@code timeout} for it to empty, then SIGKILLs what remains. */
+  /**
+   * Signals the whole tree and its leader, waits up to {@code timeout} until the leader has exited and no process
+   * remains, then SIGKILLs what is left. The leader is signalled by pid as well: it may not have entered its
+   * cgroup yet when a stop comes right after the spawn.
+   */
   private void terminate(Instance instance, int signal, Duration timeout) {
+    Tree tree = instance.tree;
     int pid = instance.pid();
-    if (pid <= 0) return;
-    Instant deadline = Instant.now().plus(timeout);
-    if (Session.signal(pid, signal) == 0 && instance.leaderExit.isDone()) return;
-    try {
-      instance.leaderExit.get(Math.max(0, Duration.between(Instant.now(), deadline).toMillis()), TimeUnit.MILLISECONDS);
-    } catch (TimeoutException | ExecutionException e) {
-      // still running at the deadline
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    while (!Session.members(pid).isEmpty() && Instant.now().isBefore(deadline)) sleep(Duration.ofMillis(20));
-    List<Integer> left = Session.members(pid);
-    if (!left.isEmpty()) {
+    if (tree == null || pid <= 0) return;
+    signal(instance, tree, signal);
+    if (!awaitEnd(instance, tree, timeout)) {
+      List<Integer> left = tree.members();
       instance.note("still running after stop_timeout " + Durations.format(timeout) + ": SIGKILL to " + left.size() + " process(es) " + left);
       Instant killDeadline = Instant.now().plus(KILL_GRACE);
-      while (Session.signal(pid, Posix.SIGKILL) > 0 && Instant.now().isBefore(killDeadline)) sleep(Duration.ofMillis(10));
-      left = Session.members(pid);
-      if (!left.isEmpty()) {
+      do {
+        signal(instance, tree, Posix.SIGKILL);
+        tree.killAll();
+      } while (!awaitEnd(instance, tree, Duration.ofMillis(100)) && Instant.now().isBefore(killDeadline));
+      left = tree.members();
+      if (!left.isEmpty() || !instance.leaderExit.isDone()) {
         instance.note("processes " + left + " survived SIGKILL for " + Durations.format(KILL_GRACE));
-        LOG.error("{}: processes {} survived SIGKILL", instance, left);
+        LOG.error("{}: processes {} survived SIGKILL (leader exited: {})", instance, left, instance.leaderExit.isDone());
       }
     }
+  }
+
+  private static void signal(Instance instance, Tree tree, int signal) {
+    if (!instance.leaderExit.isDone()) Posix.kill(instance.pid(), signal);
+    tree.signalAll(signal);
+  }
+
+  /** Waits until the leader has exited and the tree is empty; false at the deadline. */
+  private static boolean awaitEnd(Instance instance, Tree tree, Duration timeout) {
+    Instant deadline = Instant.now().plus(timeout);
     try {
-      instance.leaderExit.get(KILL_GRACE.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (Exception e) {
-      LOG.error("{}: leader did not exit after SIGKILL", instance);
+      instance.leaderExit.get(Math.max(0, timeout.toMillis()), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException | ExecutionException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
     }
+    return tree.awaitEmpty(Duration.between(Instant.now(), deadline));
   }
 
   private static void finish(Instance instance, Exit exit) {
+    Tree tree = instance.tree;
+    if (tree != null) tree.release();
     instance.moveTo(new Instance.Gone(Instant.now(), exit));
     fail(instance, instance.failure(StartFailure.Step.WAIT_READY, "was stopped before it answered"));
     instance.gone.complete(exit);
+  }
+
+  private static void failBeforeSpawn(Instance instance, String reason) {
+    fail(instance, instance.failure(StartFailure.Step.SPAWN, reason));
+    instance.moveTo(new Instance.Gone(Instant.now(), new Exit(-1, 0)));
+    instance.gone.complete(new Exit(-1, 0));
   }
 
   private static void fail(Instance instance, StartFailure failure) {
@@ -304,13 +418,5 @@ public final class Supervisor {
     List<String> out = new ArrayList<>(env.size());
     env.forEach((k, v) -> out.add(k + "=" + v));
     return out;
-  }
-
-  private static void sleep(Duration d) {
-    try {
-      Thread.sleep(d);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
   }
 }

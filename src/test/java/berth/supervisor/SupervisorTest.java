@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import berth.apps.App;
 import berth.apps.Launch;
 import berth.apps.StopSignal;
+import berth.cgroup.CgroupSystem;
 import berth.config.PortRange;
 import berth.logs.AppLog;
 import berth.testing.Procs;
@@ -14,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -21,11 +23,13 @@ import org.junit.jupiter.api.io.TempDir;
 /** One instance's process, as the kernel sees it. */
 class SupervisorTest {
   @TempDir Path dir;
-  private final Supervisor supervisor = new Supervisor(new Ports(new PortRange(23000, 23999)));
+  private static final StringBuilder NO_CGROUPS = new StringBuilder();
+  private static final Optional<CgroupSystem> CGROUPS = CgroupSystem.open("berth-test-" + ProcessHandle.current().pid(), NO_CGROUPS);
+  private final Supervisor supervisor = new Supervisor(new Ports(new PortRange(23000, 23999)), CGROUPS, NO_CGROUPS.toString());
 
   private App app(String command) {
     return new App("t", List.of("t.test"), new Launch(command, dir, Map.of("TEST_VAR", "x")), Duration.ofMinutes(5),
-        Duration.ofSeconds(30), Duration.ofSeconds(2), StopSignal.TERM, 10);
+        Duration.ofSeconds(30), Duration.ofSeconds(2), StopSignal.TERM, 10, 0, 0, App.DEFAULT_CPU_WEIGHT);
   }
 
   private static String status(long pid, String field) throws Exception {

@@ -38,6 +38,7 @@ public final class BerthFixture implements AutoCloseable {
     flags.put("data", dir.resolve("data").toString());
     flags.put("ports", "21000-21999");
     flags.put("drain_timeout", "5s");
+    flags.put("cgroup", "berth-test-" + ProcessHandle.current().pid());
     flags.putArray("apps").add(dir.resolve("apps.toml").toString());
     return new BerthFixture(dir, Berth.start(NodeConfig.load(null, flags)));
   }

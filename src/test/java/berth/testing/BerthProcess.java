@@ -37,6 +37,7 @@ public final class BerthProcess implements AutoCloseable {
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "berth.Main", "serve",
         "--apps", apps.toString(), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
         "--data", dir.resolve("data").toString(), "--ports", "22000-22999"));
+    cmd.addAll(List.of("--cgroup", "berth-test-" + ProcessHandle.current().pid() + "-sub"));
     cmd.addAll(List.of(serveArgs));
     Path output = dir.resolve("berth.out");
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(output.toFile()).start();

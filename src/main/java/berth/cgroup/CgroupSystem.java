@@ -1,0 +1,344 @@
+package berth.cgroup;
+
+import java.io.IOException;
+import java.nio.file.ClosedWatchServiceException;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchKey;
+import java.nio.file.WatchService;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * The cgroup hierarchies of this machine as Berth uses them, found once at start from {@code /proc/self/mountinfo}
+ * and {@code /proc/self/cgroup}:
+ *
+ * <ul>
+ *   <li><b>tracking</b>: the v2 hierarchy when there is one (pure v2, or the "unified" one of a hybrid machine),
+ *       for membership, {@code cgroup.events} notifications and {@code cgroup.kill}; else a v1 hierarchy;
+ *   <li><b>limits</b>: memory, pids and cpu controllers, from v2 when they are enabled there, else from v1.
+ * </ul>
+ *
+ * Berth's own directory in each hierarchy is {@code <Berth's cgroup>/<name>}; each instance gets
+ * {@code <that>/<app>.i<id>}. On a pure v2 machine, controllers are enabled in Berth's directory's
+ * {@code cgroup.subtree_control}.
+ *
+ * <p>Thread-safe.
+ */
+public final class CgroupSystem implements AutoCloseable {
+  private static final List<String> CONTROLLERS = List.of("memory", "pids", "cpu");
+
+  private final Path trackingRoot;
+  private final boolean v2Tracking;
+  /** controller → Berth's directory that enforces it (v2: the tracking root itself). */
+  private final Map<String, Path> limitRoots;
+  private final boolean v2Limits;
+  private final WatchService watcher;
+  private final Map<WatchKey, Cgroup> watched = new ConcurrentHashMap<>();
+  private final Map<Cgroup, WatchKey> keys = new ConcurrentHashMap<>();
+  private final Thread watchThread;
+
+  private CgroupSystem(Path trackingRoot, boolean v2Tracking, Map<String, Path> limitRoots, boolean v2Limits) throws IOException {
+    this.trackingRoot = trackingRoot;
+    this.v2Tracking = v2Tracking;
+    this.limitRoots = Map.copyOf(limitRoots);
+    this.v2Limits = v2Limits;
+    this.watcher = FileSystems.getDefault().newWatchService();
+    this.watchThread = Thread.ofPlatform().daemon().name("berth-cgroup-events").start(this::watchLoop);
+  }
+
+  /** A mounted hierarchy and Berth's own cgroup in it. */
+  record Hierarchy(Path mount, boolean v2, List<String> controllers, String own) {}
+
+  /**
+   * Opens Berth's part of the cgroup tree (creating its directories), or says why it cannot: not root, no
+   * cgroupfs, read-only... The reason goes to Berth's log; Berth then tracks instances by session instead.
+   */
+  public static Optional<CgroupSystem> open(String name, StringBuilder whyNot) {
+    try {
+      List<Hierarchy> all = hierarchies();
+      Hierarchy v2 = all.stream().filter(Hierarchy::v2).findFirst().orElse(null);
+      Map<String, Hierarchy> v1 = new HashMap<>();
+      for (Hierarchy h : all) {
+        if (!h.v2()) h.controllers().forEach(c -> v1.putIfAbsent(c, h));
+      }
+      boolean v2HasControllers = v2 != null && available(v2).containsAll(List.of("memory", "pids"));
+      Path tracking;
+      boolean v2Tracking;
+      if (v2 != null) {
+        tracking = dir(v2, name);
+        v2Tracking = true;
+      } else if (v1.containsKey("pids") || v1.containsKey("memory")) {
+        tracking = dir(v1.getOrDefault("pids", v1.get("memory")), name);
+        v2Tracking = false;
+      } else {
+        whyNot.append("no cgroup hierarchy is mounted");
+        return Optional.empty();
+      }
+      Files.createDirectories(tracking);
+      Map<String, Path> limits = new LinkedHashMap<>();
+      if (v2HasControllers) {
+        enableControllers(tracking, available(v2));
+        for (String c : CONTROLLERS) {
+          if (available(v2).contains(c)) limits.put(c, tracking);
+        }
+      } else {
+        for (String c : CONTROLLERS) {
+          Hierarchy h = v1.get(c);
+          if (h == null) continue;
+          Path d = dir(h, name);
+          if (d.equals(tracking)) {
+            limits.put(c, d);
+            continue;
+          }
+          Files.createDirectories(d);
+          limits.put(c, d);
+        }
+      }
+      return Optional.of(new CgroupSystem(tracking, v2Tracking, limits, v2HasControllers));
+    } catch (IOException | RuntimeException e) {
+      whyNot.append(e.getMessage() == null ? e.toString() : e.getMessage());
+      return Optional.empty();
+    }
+  }
+
+  /** For Berth's log: what is used, e.g. "tracking cgroup v2 at /sys/fs/cgroup/unified/berth; limits v1 memory, pids, cpu". */
+  public String describe() {
+    return "tracking cgroup " + (v2Tracking ? "v2" : "v1") + " at " + trackingRoot + "; limits " + (v2Limits ? "v2 " : "v1 ")
+        + String.join(", ", limitRoots.keySet());
+  }
+
+  boolean v2Tracking() {
+    return v2Tracking;
+  }
+
+  public boolean limits(String controller) {
+    return limitRoots.containsKey(controller);
+  }
+
+  /** Creates the cgroup of one instance with {@code limits} applied before any process joins it. */
+  public Cgroup create(String name, Limits limits) throws IOException {
+    Path tracking = trackingRoot.resolve(name);
+    Files.createDirectories(tracking);
+    List<Path> limitDirs = new ArrayList<>();
+    for (Path root : limitRoots.values().stream().distinct().toList()) {
+      if (root.equals(trackingRoot)) continue;
+      Path d = root.resolve(name);
+      Files.createDirectories(d);
+      limitDirs.add(d);
+    }
+    Cgroup cg = new Cgroup(this, name, tracking, limitDirs);
+    apply(cg, limits);
+    return cg;
+  }
+
+  /** Sets (or changes in place) the limits of {@code cg}. */
+  public void apply(Cgroup cg, Limits limits) throws IOException {
+    if (v2Limits) {
+      write(cg.path(), "memory.max", limits.memoryMax() > 0 ? Long.toString(limits.memoryMax()) : "max");
+      if (limits.memoryMax() > 0) write(cg.path(), "memory.swap.max", "0");
+      write(cg.path(), "pids.max", limits.pidsMax() > 0 ? Integer.toString(limits.pidsMax()) : "max");
+      if (limits("cpu")) write(cg.path(), "cpu.weight", Integer.toString(limits.cpuWeight() > 0 ? limits.cpuWeight() : 100));
+      return;
+    }
+    Path memory = dirFor(cg, "memory");
+    if (memory != null) {
+      long bytes = limits.memoryMax() > 0 ? limits.memoryMax() : -1;
+      write(memory, "memory.limit_in_bytes", Long.toString(bytes));
+      if (Files.exists(memory.resolve("memory.memsw.limit_in_bytes"))) write(memory, "memory.memsw.limit_in_bytes", Long.toString(bytes));
+    }
+    Path pids = dirFor(cg, "pids");
+    if (pids != null) write(pids, "pids.max", limits.pidsMax() > 0 ? Integer.toString(limits.pidsMax()) : "max");
+    Path cpu = dirFor(cg, "cpu");
+    if (cpu != null) write(cpu, "cpu.shares", Integer.toString(Math.max(2, (limits.cpuWeight() > 0 ? limits.cpuWeight() : 100) * 1024 / 100)));
+  }
+
+  /**
+   * Instance cgroups left by an earlier run of Berth (it was killed, or crashed): they must be emptied and
+   * removed before anything starts, so no app runs twice and no port is held twice.
+   */
+  public List<Cgroup> leftovers() throws IOException {
+    List<Cgroup> out = new ArrayList<>();
+    try (Stream<Path> dirs = Files.list(trackingRoot)) {
+      for (Path d : dirs.filter(Files::isDirectory).toList()) {
+        String name = d.getFileName().toString();
+        List<Path> limitDirs = new ArrayList<>();
+        for (Path root : limitRoots.values().stream().distinct().toList()) {
+          if (!root.equals(trackingRoot) && Files.isDirectory(root.resolve(name))) limitDirs.add(root.resolve(name));
+        }
+        out.add(new Cgroup(this, name, d, limitDirs));
+      }
+    }
+    return out;
+  }
+
+  String memoryFile(Cgroup cg, String v2File, String v1File) {
+    Path dir = dirFor(cg, "memory");
+    if (dir == null) return null;
+    return readOr(dir.resolve(v2Limits ? v2File : v1File), null);
+  }
+
+  private Path dirFor(Cgroup cg, String controller) {
+    Path root = limitRoots.get(controller);
+    if (root == null) return null;
+    if (root.equals(trackingRoot)) return cg.path();
+    for (Path d : cg.limitDirs()) {
+      if (d.getParent().equals(root)) return d;
+    }
+    return null;
+  }
+
+  void watch(Cgroup cg) {
+    if (keys.containsKey(cg)) {
+      cg.checkEmpty();
+      return;
+    }
+    if (v2Tracking) {
+      try {
+        WatchKey key = cg.path().register(watcher, StandardWatchEventKinds.ENTRY_MODIFY);
+        watched.put(key, cg);
+        keys.put(cg, key);
+      } catch (IOException | ClosedWatchServiceException e) {
+        // fall back to the slow poll below
+      }
+    } else {
+      keys.put(cg, new NoKey());
+    }
+    cg.checkEmpty();
+  }
+
+  void unwatch(Cgroup cg) {
+    WatchKey key = keys.remove(cg);
+    if (key != null) {
+      key.cancel();
+      watched.remove(key);
+    }
+  }
+
+  private void watchLoop() {
+    while (true) {
+      try {
+        WatchKey key = watcher.poll(1, TimeUnit.SECONDS);
+        if (key != null) {
+          key.pollEvents();
+          Cgroup cg = watched.get(key);
+          if (cg != null) cg.checkEmpty();
+          key.reset();
+        } else {
+          // v1 has no notification Berth can use without a release agent: a slow poll, once a second
+          keys.keySet().forEach(Cgroup::checkEmpty);
+        }
+      } catch (ClosedWatchServiceException | InterruptedException e) {
+        return;
+      } catch (RuntimeException e) {
+        // a cgroup removed under us: its future was completed or will be by its owner
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    try {
+      watcher.close();
+    } catch (IOException ignored) {
+      // closing a watch service cannot fail in a way we could act on
+    }
+    watchThread.interrupt();
+  }
+
+  private static void write(Path dir, String file, String value) throws IOException {
+    try {
+      Files.writeString(dir.resolve(file), value);
+    } catch (IOException e) {
+      throw new IOException("cannot write " + value + " to " + dir.resolve(file) + ": " + e.getMessage(), e);
+    }
+  }
+
+  static String readOr(Path file, String orElse) {
+    try {
+      return Files.readString(file);
+    } catch (IOException e) {
+      return orElse;
+    }
+  }
+
+  private static Path dir(Hierarchy h, String name) {
+    String own = h.own().startsWith("/") ? h.own().substring(1) : h.own();
+    return h.mount().resolve(own).resolve(name);
+  }
+
+  private static List<String> available(Hierarchy v2) {
+    String s = readOr(v2.mount().resolve(v2.own().substring(1)).resolve("cgroup.controllers"), "");
+    return List.of(s.strip().split("\\s+"));
+  }
+
+  private static void enableControllers(Path berthDir, List<String> available) throws IOException {
+    for (String c : CONTROLLERS) {
+      if (!available.contains(c)) continue;
+      // the parent of Berth's directory must delegate the controller first
+      Path parent = berthDir.getParent();
+      String enabled = readOr(parent.resolve("cgroup.subtree_control"), "");
+      if (!enabled.contains(c)) {
+        try {
+          Files.writeString(parent.resolve("cgroup.subtree_control"), "+" + c);
+        } catch (IOException e) {
+          throw new IOException("cannot enable the " + c + " controller in " + parent
+              + " (a cgroup with processes cannot delegate controllers; run Berth in a cgroup of its own, e.g. systemd Delegate=yes)", e);
+        }
+      }
+      Files.writeString(berthDir.resolve("cgroup.subtree_control"), "+" + c);
+    }
+  }
+
+  /** The mounted cgroup hierarchies and Berth's own cgroup in each. */
+  static List<Hierarchy> hierarchies() throws IOException {
+    Map<String, String> own = new HashMap<>(); // "0" or controller list → path
+    for (String line : Files.readAllLines(Path.of("/proc/self/cgroup"))) {
+      String[] f = line.split(":", 3);
+      if (f.length == 3) own.put(f[1], f[2]);
+    }
+    List<Hierarchy> out = new ArrayList<>();
+    for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+      // id parent major:minor root mountpoint options [optional...] - fstype source superoptions
+      String[] halves = line.split(" - ", 2);
+      if (halves.length < 2) continue;
+      String[] pre = halves[0].split(" ");
+      String[] post = halves[1].split(" ");
+      if (!pre[3].equals("/")) continue; // a bind mount of a sub-cgroup: not ours to manage
+      Path mount = Path.of(pre[4].replace("\\040", " "));
+      if (post[0].equals("cgroup2")) {
+        String path = own.get("");
+        if (path != null) out.add(new Hierarchy(mount, true, List.of(), path));
+      } else if (post[0].equals("cgroup") && post.length >= 3) {
+        List<String> controllers = new ArrayList<>();
+        for (String opt : post[2].split(",")) {
+          if (CONTROLLERS.contains(opt) || opt.equals("cpuacct") || opt.equals("freezer")) controllers.add(opt);
+        }
+        if (controllers.isEmpty()) continue;
+        String path = own.entrySet().stream()
+            .filter(e -> List.of(e.getKey().split(",")).containsAll(controllers) && !e.getKey().isEmpty())
+            .map(Map.Entry::getValue).findFirst().orElse(null);
+        if (path != null) out.add(new Hierarchy(mount, false, controllers, path));
+      }
+    }
+    return out;
+  }
+
+  /** A stand-in key for cgroups watched by polling. */
+  private static final class NoKey implements WatchKey {
+    @Override public boolean isValid() { return true; }
+    @Override public List<java.nio.file.WatchEvent<?>> pollEvents() { return List.of(); }
+    @Override public boolean reset() { return true; }
+    @Override public void cancel() {}
+    @Override public java.nio.file.Watchable watchable() { return null; }
+  }
+}

@@ -1,0 +1,162 @@
+package berth.supervisor;
+
+import berth.cgroup.Cgroup;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The processes of one instance, however Berth can see them: its cgroup (every descendant, even one that calls
+ * {@code setsid} or double-forks) or, where cgroups are not available, its session (everything that stays in the
+ * session the leader was started in). Blocking methods; call from supervisor threads.
+ */
+sealed interface Tree permits Tree.OfCgroup, Tree.OfSession {
+  /** How to run {@code command} so that it is inside this tree before any of its code runs. */
+  List<String> argv(String command);
+
+  /** Called once the leader is spawned. */
+  void leader(int pid);
+
+  List<Integer> members();
+
+  /** Sends {@code signal} to every member. */
+  void signalAll(int signal);
+
+  /** SIGKILL to every member. */
+  void killAll();
+
+  /** Waits up to {@code timeout} until no member remains; true if none does. */
+  boolean awaitEmpty(Duration timeout);
+
+  /** Whether members can outlive the leader and still be this instance (a daemonizing server). */
+  boolean tracksDaemons();
+
+  /** Processes the kernel killed for want of memory. */
+  long oomKills();
+
+  /** Forget the tree (remove the cgroup); it must be empty. */
+  void release();
+
+  /**
+   * The instance's cgroup. The leader is {@code /bin/sh -c SCRIPT berth-join COMMAND PROCS...}: it writes its own
+   * pid into every cgroup.procs file, then execs {@code /bin/sh -c COMMAND}, so the app's first instruction runs
+   * inside the cgroup and so does everything it forks.
+   */
+  record OfCgroup(Cgroup cgroup) implements Tree {
+    /** Exit status of the join script when it cannot enter the cgroup. */
+    static final int JOIN_FAILED = 121;
+    private static final String JOIN =
+        "c=$1; shift; for f do echo $$ > \"$f\" || exit " + JOIN_FAILED + "; done; exec /bin/sh -c \"$c\"";
+
+    @Override
+    public List<String> argv(String command) {
+      List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", JOIN, "berth-join", command));
+      cgroup.procsFiles().forEach(p -> argv.add(p.toString()));
+      return argv;
+    }
+
+    @Override
+    public void leader(int pid) {}
+
+    @Override
+    public List<Integer> members() {
+      return cgroup.pids();
+    }
+
+    @Override
+    public void signalAll(int signal) {
+      for (int pid : cgroup.pids()) Posix.kill(pid, signal);
+    }
+
+    @Override
+    public void killAll() {
+      if (cgroup.killAll()) return;
+      // v1: no cgroup.kill; kill what is there until nothing is (a fork racing us is caught on the next pass)
+      for (int pass = 0; pass < 100 && !cgroup.pids().isEmpty(); pass++) signalAll(Posix.SIGKILL);
+    }
+
+    @Override
+    public boolean awaitEmpty(Duration timeout) {
+      try {
+        cgroup.empty().get(Math.max(0, timeout.toMillis()), TimeUnit.MILLISECONDS);
+        return true;
+      } catch (Exception e) {
+        return !cgroup.populated();
+      }
+    }
+
+    @Override
+    public boolean tracksDaemons() {
+      return true;
+    }
+
+    @Override
+    public long oomKills() {
+      return cgroup.oomKills();
+    }
+
+    @Override
+    public void release() {
+      cgroup.remove();
+    }
+  }
+
+  /** Session tracking, for machines where Berth cannot use cgroups (see {@link Session}). */
+  final class OfSession implements Tree {
+    private volatile int sid;
+
+    @Override
+    public List<String> argv(String command) {
+      return List.of("/bin/sh", "-c", command);
+    }
+
+    @Override
+    public void leader(int pid) {
+      this.sid = pid;
+    }
+
+    @Override
+    public List<Integer> members() {
+      return sid > 0 ? Session.members(sid) : List.of();
+    }
+
+    @Override
+    public void signalAll(int signal) {
+      if (sid > 0) Session.signal(sid, signal);
+    }
+
+    @Override
+    public void killAll() {
+      signalAll(Posix.SIGKILL);
+    }
+
+    @Override
+    public boolean awaitEmpty(Duration timeout) {
+      long deadline = System.nanoTime() + timeout.toNanos();
+      while (!members().isEmpty()) {
+        if (System.nanoTime() >= deadline) return false;
+        try {
+          Thread.sleep(20);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return members().isEmpty();
+        }
+      }
+      return true;
+    }
+
+    @Override
+    public boolean tracksDaemons() {
+      return false;
+    }
+
+    @Override
+    public long oomKills() {
+      return 0;
+    }
+
+    @Override
+    public void release() {}
+  }
+}

@@ -62,6 +62,8 @@ public final class AdminServer {
       a.put("in_flight", s.inFlight());
       a.put("waiting", s.waiting());
       if (s.lastFailure() != null) a.put("last_failure", s.lastFailure().reason());
+      if (s.failures() > 0) a.put("failures_in_a_row", s.failures());
+      if (!s.backoff().isZero()) a.put("backing_off_ms", s.backoff().toMillis());
     }
     return root.toPrettyString() + "\n";
   }

@@ -20,6 +20,10 @@ import java.util.List;
  *     tree; above it the kernel kills a process, which Berth reports as "out of memory"
  * @param pidsLimit {@code pids_limit} (default none, 0): processes and threads per instance
  * @param cpuWeight {@code cpu_weight} (default 100): share of CPU under contention, 1 to 10000
+ * @param memoryRecycle {@code memory_recycle} (default none, 0): above this many bytes an instance is replaced
+ *     gracefully (a new one starts and takes the traffic, the old one drains and stops)
+ * @param maxRequests {@code max_requests} (default none, 0): replace an instance gracefully after this many
+ * @param maxLifetime {@code max_lifetime} (default none, zero): replace an instance gracefully after this long
  */
 public record App(
     String name,
@@ -32,7 +36,10 @@ public record App(
     int maxQueue,
     long memoryLimit,
     int pidsLimit,
-    int cpuWeight) {
+    int cpuWeight,
+    long memoryRecycle,
+    long maxRequests,
+    Duration maxLifetime) {
 
   public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofMinutes(5);
   public static final Duration DEFAULT_START_TIMEOUT = Duration.ofSeconds(60);

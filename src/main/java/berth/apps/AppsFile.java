@@ -138,10 +138,17 @@ public final class AppsFile {
     });
     int pidsLimit = c.integer("pids_limit", 0, 1, 4_194_304);
     int cpuWeight = c.integer("cpu_weight", App.DEFAULT_CPU_WEIGHT, 1, 10_000);
+    long memoryRecycle = c.parsed("memory_recycle", 0L, Sizes::parse);
+    if (memoryRecycle > 0 && memoryLimit > 0 && memoryRecycle >= memoryLimit) {
+      c.problem("memory_recycle", Sizes.format(memoryRecycle) + " is not below memory_limit " + Sizes.format(memoryLimit)
+          + " (the instance would be killed before it is recycled)");
+    }
+    int maxRequests = c.integer("max_requests", 0, 1, Integer.MAX_VALUE);
+    Duration maxLifetime = c.duration("max_lifetime", Duration.ZERO, Duration.ofSeconds(1));
     c.rejectUnknownKeys();
     if (c.problems().size() > before) return null;
     return new App(name, domains, new Launch(command, directory.normalize(), env), idle, start, stop, signal, maxQueue,
-        memoryLimit, pidsLimit, cpuWeight);
+        memoryLimit, pidsLimit, cpuWeight, memoryRecycle, maxRequests, maxLifetime);
   }
 
   /**

@@ -5,25 +5,29 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * One request's hold on a ready instance: while any lease is held the instance counts as busy and is not stopped
- * for idleness. {@link #release()} must be called exactly once when the exchange ends, however it ends; extra
- * calls are ignored. Thread-safe.
+ * for idleness (a retiring instance is stopped when its last lease is released). {@link #release()} must be
+ * called exactly once when the exchange ends, however it ends; extra calls are ignored. Thread-safe.
  */
 public final class Lease {
   private final AppPool pool;
-  private final Instance instance;
+  private final AppPool.Slot slot;
   private final AtomicBoolean released = new AtomicBoolean();
 
-  Lease(AppPool pool, Instance instance) {
+  Lease(AppPool pool, AppPool.Slot slot) {
     this.pool = pool;
-    this.instance = instance;
+    this.slot = slot;
+  }
+
+  AppPool.Slot slot() {
+    return slot;
   }
 
   public Instance instance() {
-    return instance;
+    return slot.instance;
   }
 
   public int port() {
-    return instance.port();
+    return slot.instance.port();
   }
 
   public void release() {

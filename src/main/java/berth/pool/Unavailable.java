@@ -11,8 +11,11 @@ public final class Unavailable extends RuntimeException {
   /** The kinds of "no instance for you". */
   public sealed interface Reason {}
 
-  /** The instance this request waited for did not start. */
-  public record StartFailed(StartFailure failure) implements Reason {}
+  /** The instance this request waited for did not start; no new start for {@code retryIn}. */
+  public record StartFailed(StartFailure failure, Duration retryIn) implements Reason {}
+
+  /** The app failed {@code failures} times in a row; Berth waits {@code retryIn} before starting it again. */
+  public record BackingOff(StartFailure last, Duration retryIn) implements Reason {}
 
   /** {@code max_queue} requests already wait for this app. */
   public record QueueFull(int limit) implements Reason {}
@@ -41,7 +44,8 @@ public final class Unavailable extends RuntimeException {
   public Duration retryAfter() {
     return switch (reason) {
       case QueueFull q -> Duration.ofSeconds(1);
-      case StartFailed f -> Duration.ofSeconds(5);
+      case StartFailed f -> f.retryIn();
+      case BackingOff b -> b.retryIn();
       case Closing c -> Duration.ofSeconds(5);
     };
   }
@@ -50,6 +54,7 @@ public final class Unavailable extends RuntimeException {
   public String getMessage() {
     return app + ": " + switch (reason) {
       case StartFailed f -> "did not start: " + f.failure().reason();
+      case BackingOff b -> "backing off after failing: " + b.last().reason();
       case QueueFull q -> q.limit() + " requests already wait for it to start (max_queue)";
       case Closing c -> c.why();
     };

@@ -22,18 +22,23 @@ final class ErrorPages {
   }
 
   static void unavailable(HttpServerResponse response, Unavailable u) {
-    response.putHeader(HttpHeaders.RETRY_AFTER, Long.toString(Math.max(1, u.retryAfter().toSeconds())));
+    response.putHeader(HttpHeaders.RETRY_AFTER, Long.toString(Math.max(1, (u.retryAfter().toMillis() + 999) / 1000)));
     String app = "<code>" + esc(u.app()) + "</code>";
     switch (u.reason()) {
-      case Unavailable.StartFailed(StartFailure f) -> {
-        String detail = "<p>It " + esc(f.reason()) + " (after " + f.after().toMillis() + " ms).</p>"
-            + lastLines(f.lastLines()) + "<p>The app's log has more.</p>";
-        send(response, 503, "App did not start", "The app " + app + " could not be started.", detail);
-      }
+      case Unavailable.StartFailed(StartFailure f, var retryIn) -> send(response, 503, "App did not start",
+          "The app " + app + " could not be started.", failure(f));
+      case Unavailable.BackingOff(StartFailure f, var retryIn) -> send(response, 503, "App failing",
+          "The app " + app + " keeps failing; Berth will start it again in " + Math.max(1, (retryIn.toMillis() + 999) / 1000) + " s.",
+          f == null ? null : failure(f));
       case Unavailable.QueueFull(int limit) -> send(response, 503, "App busy",
           "The app " + app + " is starting and " + limit + " requests already wait for it. Try again shortly.", null);
       case Unavailable.Closing(String why) -> send(response, 503, "App unavailable", "The app " + app + " is unavailable: " + esc(why) + ".", null);
     }
+  }
+
+  private static String failure(StartFailure f) {
+    String when = f.step() == StartFailure.Step.RUNNING ? " (after serving for " : " (after ";
+    return "<p>It " + esc(f.reason()) + when + f.after().toMillis() + " ms).</p>" + lastLines(f.lastLines()) + "<p>The app's log has more.</p>";
   }
 
   private static String lastLines(List<String> lines) {

@@ -53,6 +53,8 @@ public final class Instance {
   private int pid;
   /** Set once by the start thread before the spawn; read by stop threads after {@link #pid} is set. */
   volatile Tree tree;
+  /** Why it ended, when it ended on its own (a crash, an OOM kill); null when Berth stopped it. */
+  private volatile String endReason;
 
   Instance(App app, int id, int port, AppLog log) {
     this.app = app;
@@ -94,6 +96,26 @@ public final class Instance {
 
   public Instant created() {
     return created;
+  }
+
+  /** Why it ended when it was not Berth that stopped it, e.g. "killed: out of memory (memory_limit 64M)". */
+  public String endReason() {
+    return endReason;
+  }
+
+  void endReason(String why) {
+    endReason = why;
+  }
+
+  /** Memory used by all its processes now, in bytes; -1 if unknown (no cgroup memory controller). */
+  public long memoryBytes() {
+    Tree t = tree;
+    return t == null || pid() <= 0 ? -1 : t.memoryBytes();
+  }
+
+  /** Its last lines of output, oldest first. */
+  public List<String> recentOutput() {
+    return lastLines();
   }
 
   @Override

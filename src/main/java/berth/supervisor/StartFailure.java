@@ -4,7 +4,7 @@ import java.time.Duration;
 import java.util.List;
 
 /**
- * Why an instance did not become ready: one record that feeds the 503 page, the app's log and (later) the API.
+ * Why an instance did not become ready, or stopped serving on its own: one record that feeds the 503 page, the app's log and (later) the API.
  *
  * @param app the app
  * @param step what Berth was doing when it failed
@@ -17,7 +17,9 @@ public record StartFailure(String app, Step step, String reason, Duration after,
     /** Choosing a port or creating the process. */
     SPAWN,
     /** The process runs; Berth waits for it to answer on its port. */
-    WAIT_READY
+    WAIT_READY,
+    /** It was ready and serving, then ended on its own (crashed, was OOM-killed). */
+    RUNNING
   }
 
   public StartFailure {

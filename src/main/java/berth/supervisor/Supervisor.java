@@ -270,6 +270,7 @@ public final class Supervisor {
     boolean wasReady = instance.state() instanceof Instance.Ready;
     if (instance.beginStop("ended: " + exit) < 0) return; // stop() reports and finishes
     String why = reason(instance, exit);
+    instance.endReason(why);
     awaitOutput(instance);
     if (wasReady) {
       instance.note("exited unexpectedly: " + why);

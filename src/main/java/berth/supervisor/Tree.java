@@ -35,6 +35,9 @@ sealed interface Tree permits Tree.OfCgroup, Tree.OfSession {
   /** Processes the kernel killed for want of memory. */
   long oomKills();
 
+  /** Memory charged to the whole tree in bytes, -1 if unknown. */
+  long memoryBytes();
+
   /** Forget the tree (remove the cgroup); it must be empty. */
   void release();
 
@@ -97,6 +100,11 @@ sealed interface Tree permits Tree.OfCgroup, Tree.OfSession {
     }
 
     @Override
+    public long memoryBytes() {
+      return cgroup.memoryBytes();
+    }
+
+    @Override
     public void release() {
       cgroup.remove();
     }
@@ -154,6 +162,11 @@ sealed interface Tree permits Tree.OfCgroup, Tree.OfSession {
     @Override
     public long oomKills() {
       return 0;
+    }
+
+    @Override
+    public long memoryBytes() {
+      return -1;
     }
 
     @Override

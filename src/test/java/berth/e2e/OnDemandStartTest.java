@@ -220,11 +220,15 @@ class OnDemandStartTest {
   }
 
   @Test
-  void instanceThatDiesMidRequestGives502AndTheNextRequestStartsANewOne() throws Exception {
+  void instanceThatDiesMidRequestGives502AndANewOneStartsAfterABackOff() throws Exception {
     berth = BerthFixture.start(dir, app("dies", ""));
     assertThat(Http.get(berth.port(), "dies.test", "/die").statusCode()).isEqualTo(502);
     await().atMost(Duration.ofSeconds(5)).until(() -> berth.log("dies").contains("exited unexpectedly"));
-    assertThat(Http.get(berth.port(), "dies.test", "/echo").statusCode()).isEqualTo(200);
+    // one crash: a 1 s back-off (503 at once, no spawn), then a new instance
+    HttpResponse<String> backingOff = Http.get(berth.port(), "dies.test", "/echo");
+    assertThat(backingOff.statusCode()).isEqualTo(503);
+    assertThat(backingOff.body()).contains("keeps failing").contains("exited with status 7");
+    await().atMost(Duration.ofSeconds(5)).until(() -> Http.get(berth.port(), "dies.test", "/echo").statusCode() == 200);
     assertThat(starts("dies")).hasSize(2);
   }
 

@@ -8,6 +8,7 @@ Environment (all optional):
   IGNORE_TERM=1      this process ignores SIGTERM too
   STARTS_FILE=path   append this process's pid to path at start (tests count starts)
   HOG_MB=N           allocate and touch N MiB before listening
+  LISTEN_EARLY_MS=N  listen at once but answer nothing for N ms (like uWSGI loading its app)
   DAEMONIZE=1        double-fork: the server runs in a grandchild in a new session; the parent exits 0
 Endpoints:
   GET  /echo              JSON: method, path, headers, client address
@@ -166,6 +167,7 @@ def main():
             time.sleep(3600)
     time.sleep(int(os.environ.get("START_DELAY_MS", "0")) / 1000)
     server = ThreadingHTTPServer((os.environ["HOST"], int(os.environ["PORT"])), Handler)
+    time.sleep(int(os.environ.get("LISTEN_EARLY_MS", "0")) / 1000)
     server.daemon_threads = True
     print("testapp listening", flush=True)
     server.serve_forever()

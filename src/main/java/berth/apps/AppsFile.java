@@ -145,10 +145,14 @@ public final class AppsFile {
     }
     int maxRequests = c.integer("max_requests", 0, 1, Integer.MAX_VALUE);
     Duration maxLifetime = c.duration("max_lifetime", Duration.ZERO, Duration.ofSeconds(1));
+    String readyPath = c.parsed("ready_path", null, path -> {
+      if (!path.matches("/[\\x21-\\x7e]*")) throw new IllegalArgumentException("\"" + path + "\" is not a path (expected e.g. /health)");
+      return path;
+    });
     c.rejectUnknownKeys();
     if (c.problems().size() > before) return null;
     return new App(name, domains, new Launch(command, directory.normalize(), env), idle, start, stop, signal, maxQueue,
-        memoryLimit, pidsLimit, cpuWeight, memoryRecycle, maxRequests, maxLifetime);
+        memoryLimit, pidsLimit, cpuWeight, memoryRecycle, maxRequests, maxLifetime, readyPath);
   }
 
   /**

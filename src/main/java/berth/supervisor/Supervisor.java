@@ -11,7 +11,6 @@ import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
-import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -203,7 +202,14 @@ public final class Supervisor {
     Instant deadline = t0.plus(app.startTimeout());
     var address = new InetSocketAddress(HOST, instance.port());
     while (true) {
-      if (answers(address)) {
+      if (Probe.answers(address, app.readyPath(), Duration.between(Instant.now(), deadline))) {
+        String squatter = foreignListener(instance);
+        if (squatter != null) {
+          fail(instance, instance.failure(StartFailure.Step.WAIT_READY, squatter));
+          LOG.warn("{}: refused to route: {}", instance, squatter);
+          stop(instance, "its port is held by another process");
+          return;
+        }
         if (instance.moveTo(new Instance.Ready(Instant.now()))) {
           instance.note("ready: answered on port " + instance.port() + " after " + Instance.ms(Duration.between(t0, Instant.now()))
               + " (pid " + instance.pid() + ")");
@@ -242,12 +248,19 @@ public final class Supervisor {
     }
   }
 
-  private static boolean answers(InetSocketAddress address) {
-    try (SocketChannel ch = SocketChannel.open()) {
-      return ch.connect(address);
-    } catch (IOException e) {
-      return false;
+  /**
+   * Null if the socket listening on the instance's port belongs to one of its own processes; else why not. A
+   * tenant could otherwise bind another app's port while that app is down and receive its traffic.
+   */
+  private static String foreignListener(Instance instance) {
+    var inodes = Listeners.socketsOn(instance.port());
+    if (inodes.isEmpty()) return null; // not visible in this network namespace: nothing to compare
+    for (int pid : instance.tree.members()) {
+      if (Listeners.holds(pid, inodes)) return null;
     }
+    int holder = Listeners.holder(inodes);
+    return "port " + instance.port() + " is answered by a process outside this instance (" + (holder > 0 ? "pid " + holder : "pid not visible")
+        + "), so Berth will not route to it";
   }
 
   /**

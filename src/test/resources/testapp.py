@@ -17,6 +17,9 @@ Endpoints:
   GET  /download?bytes=N  N bytes of body (Content-Length; add &chunked=1 for chunked)
   GET  /sleep?ms=N        answers after N ms
   GET  /die               exits at once without answering
+  GET  /whoami            JSON: uid, gid, groups, environment
+  GET  /read?path=P       JSON: whether this process can read file P
+  GET  /signal?pid=N      JSON: whether this process may signal pid N (signal 0)
   GET  /fork?n=N          tries to fork N children that sleep 30 s; answers how many forks succeeded
 """
 import json
@@ -104,6 +107,22 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply({"slept_ms": int(q["ms"][0])})
         if url.path == "/die":
             os._exit(7)
+        if url.path == "/whoami":
+            return self.reply({"uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "groups": os.getgroups(),
+                               "env": dict(os.environ), "cwd": os.getcwd()})
+        if url.path == "/read":
+            try:
+                with open(q["path"][0]) as f:
+                    f.read()
+                return self.reply({"ok": True})
+            except OSError as e:
+                return self.reply({"ok": False, "error": e.strerror})
+        if url.path == "/signal":
+            try:
+                os.kill(int(q["pid"][0]), 0)
+                return self.reply({"ok": True})
+            except OSError as e:
+                return self.reply({"ok": False, "error": e.strerror})
         if url.path == "/fork":
             made = 0
             for _ in range(int(q["n"][0])):

@@ -55,7 +55,8 @@ public final class Berth implements AutoCloseable {
     } else {
       LOG.warn("cgroups unavailable ({}): instances are tracked by session, and memory_limit, pids_limit and cpu_weight cannot be used", whyNot);
     }
-    Supervisor supervisor = new Supervisor(new Ports(config.ports()), cgroups, whyNot.toString());
+    Supervisor supervisor = new Supervisor(new Ports(config.ports()), cgroups, whyNot.toString(),
+        new Supervisor.Policy(config.allowRoot(), config.createUsers(), config.dataDir().toAbsolutePath().resolve("home")));
     int leftovers = supervisor.stopLeftovers(catalog::app);
     if (leftovers > 0) LOG.warn("stopped {} instance(s) left running by an earlier run of Berth", leftovers);
     this.pool = new Pool(supervisor, config.dataDir().resolve("logs"), Clock.systemUTC());

@@ -24,6 +24,8 @@ import java.util.List;
  *     gracefully (a new one starts and takes the traffic, the old one drains and stops)
  * @param maxRequests {@code max_requests} (default none, 0): replace an instance gracefully after this many
  * @param maxLifetime {@code max_lifetime} (default none, zero): replace an instance gracefully after this long
+ * @param user {@code user} (default: Berth's own user): the Unix user the app runs as, with its groups and HOME
+ * @param group {@code group} (default: the user's primary group)
  * @param readyPath {@code ready_path} (default none, null): ready means {@code GET ready_path} answers with a
  *     status below 500, not just that the port accepts connections
  */
@@ -42,7 +44,9 @@ public record App(
     long memoryRecycle,
     long maxRequests,
     Duration maxLifetime,
-    String readyPath) {
+    String readyPath,
+    String user,
+    String group) {
 
   public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofMinutes(5);
   public static final Duration DEFAULT_START_TIMEOUT = Duration.ofSeconds(60);

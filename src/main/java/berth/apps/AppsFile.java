@@ -149,10 +149,12 @@ public final class AppsFile {
       if (!path.matches("/[\\x21-\\x7e]*")) throw new IllegalArgumentException("\"" + path + "\" is not a path (expected e.g. /health)");
       return path;
     });
+    String user = c.parsed("user", null, AppsFile::accountName);
+    String group = c.parsed("group", null, AppsFile::accountName);
     c.rejectUnknownKeys();
     if (c.problems().size() > before) return null;
     return new App(name, domains, new Launch(command, directory.normalize(), env), idle, start, stop, signal, maxQueue,
-        memoryLimit, pidsLimit, cpuWeight, memoryRecycle, maxRequests, maxLifetime, readyPath);
+        memoryLimit, pidsLimit, cpuWeight, memoryRecycle, maxRequests, maxLifetime, readyPath, user, group);
   }
 
   /**
@@ -176,6 +178,13 @@ public final class AppsFile {
     }
     if (why != null) throw new IllegalArgumentException("\"" + text + "\" is not a valid domain (expected " + why + ")");
     return d;
+  }
+
+  private static String accountName(String name) {
+    if (!name.matches("[a-z_][a-z0-9_-]{0,31}\\$?")) {
+      throw new IllegalArgumentException("\"" + name + "\" is not a user or group name (expected lowercase letters, digits, _ and -, at most 32)");
+    }
+    return name;
   }
 
   private static String firstLine(String s) {

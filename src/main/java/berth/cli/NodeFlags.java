@@ -38,6 +38,12 @@ final class NodeFlags {
   @Option(names = "--cgroup", paramLabel = "NAME", description = "Berth's directory in each cgroup hierarchy (default berth).")
   String cgroup;
 
+  @Option(names = "--allow-root", description = "Let apps run as user root.")
+  Boolean allowRoot;
+
+  @Option(names = "--create-users", description = "Create an app's missing user as a system user.")
+  Boolean createUsers;
+
   ObjectNode asConfig() {
     ObjectNode o = JsonNodeFactory.instance.objectNode();
     if (!apps.isEmpty()) apps.forEach(p -> o.withArray("apps").add(p.toString()));
@@ -48,6 +54,8 @@ final class NodeFlags {
     if (drainTimeout != null) o.put("drain_timeout", drainTimeout);
     if (eventLoops != null) o.put("event_loops", eventLoops);
     if (cgroup != null) o.put("cgroup", cgroup);
+    if (allowRoot != null) o.put("allow_root", allowRoot);
+    if (createUsers != null) o.put("create_users", createUsers);
     return o;
   }
 }

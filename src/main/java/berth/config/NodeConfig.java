@@ -25,10 +25,15 @@ import java.util.List;
  * @param eventLoops router threads ({@code event_loops}, default: one per core)
  * @param cgroup the name of Berth's directory in each cgroup hierarchy ({@code cgroup}, default {@code berth});
  *     two Berth processes on one machine need different names, since each stops what it finds there at start
+ * @param allowRoot {@code allow_root} (default false): whether an app may say {@code user = "root"}
+ * @param createUsers {@code create_users} (default false): create an app's missing {@code user} as a system
+ *     user with its own group and its home under {@code DATA/home/}
  */
 public record NodeConfig(
     HostPort listen, HostPort admin, Path dataDir, PortRange ports, List<Path> appFiles, Duration drainTimeout, int eventLoops,
-    String cgroup) {
+    String cgroup,
+    boolean allowRoot,
+    boolean createUsers) {
 
   public static final HostPort DEFAULT_LISTEN = new HostPort("0.0.0.0", 8080);
   public static final HostPort DEFAULT_ADMIN = new HostPort("127.0.0.1", 8081);
@@ -77,13 +82,15 @@ public record NodeConfig(
       }
       return name;
     });
+    boolean allowRoot = c.bool("allow_root", false);
+    boolean createUsers = c.bool("create_users", false);
     c.rejectUnknownKeys();
     try {
       c.throwIfProblems();
     } catch (ConfigException e) {
       throw file == null ? e : e.within(file.toString());
     }
-    return new NodeConfig(listen, admin, data, ports, apps, drain, loops, cgroup);
+    return new NodeConfig(listen, admin, data, ports, apps, drain, loops, cgroup, allowRoot, createUsers);
   }
 
   static String firstLine(String s) {

@@ -53,6 +53,8 @@ public final class Instance {
   private int pid;
   /** Set once by the start thread before the spawn; read by stop threads after {@link #pid} is set. */
   volatile Tree tree;
+  /** The user it runs as, null for Berth's own; set once by the start thread before the spawn. */
+  volatile berth.users.Account account;
   /** Why it ended, when it ended on its own (a crash, an OOM kill); null when Berth stopped it. */
   private volatile String endReason;
 

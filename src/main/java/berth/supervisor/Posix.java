@@ -59,6 +59,7 @@ final class Posix {
   private static final MethodHandle SIGFILLSET = fn("sigfillset", false, JAVA_INT, ADDRESS);
   private static final MethodHandle PIPE2 = fn("pipe2", true, JAVA_INT, ADDRESS, JAVA_INT);
   private static final MethodHandle CLOSE = fn("close", true, JAVA_INT, JAVA_INT);
+  private static final MethodHandle FCHOWN = fn("fchown", true, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT);
   private static final MethodHandle KILL = fn("kill", true, JAVA_INT, JAVA_INT, JAVA_INT);
   private static final MethodHandle WAITPID = fn("waitpid", true, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
   private static final MethodHandle STRERROR = fn("strerror", false, ADDRESS, JAVA_INT);
@@ -83,13 +84,21 @@ final class Posix {
    * signal at its default disposition and none blocked, stdin from /dev/null, stdout and stderr into one new
    * pipe, and no other descriptor of Berth's.
    */
-  static Spawned spawn(List<String> argv, List<String> env, String directory) throws PosixException {
+  static Spawned spawn(List<String> argv, List<String> env, String directory, int outputUid, int outputGid) throws PosixException {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment fds = arena.allocate(JAVA_INT, 2);
       MemorySegment state = arena.allocate(CAPTURED);
       if ((int) PIPE2.invokeExact(state, fds, O_CLOEXEC) != 0) throw new PosixException("pipe2", errno(state));
       int readFd = fds.getAtIndex(JAVA_INT, 0);
       int writeFd = fds.getAtIndex(JAVA_INT, 1);
+      // an app that reopens /dev/stdout or /dev/stderr by path (Apache's ErrorLog /dev/stderr) needs the pipe
+      // to be its own, or its user gets "permission denied"
+      if (outputUid >= 0 && (int) FCHOWN.invokeExact(state, writeFd, outputUid, outputGid) != 0) {
+        int err = errno(state);
+        close(readFd);
+        close(writeFd);
+        throw new PosixException("fchown of the output pipe", err);
+      }
       MemorySegment attr = arena.allocate(ATTR_SIZE, 16);
       MemorySegment actions = arena.allocate(ACTIONS_SIZE, 16);
       MemorySegment all = arena.allocate(SIGSET_SIZE, 16);

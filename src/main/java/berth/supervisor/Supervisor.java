@@ -7,11 +7,14 @@ import berth.cgroup.Limits;
 import berth.config.Durations;
 import berth.config.Sizes;
 import berth.logs.AppLog;
+import berth.users.Account;
+import berth.users.Accounts;
 import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -53,12 +56,23 @@ public final class Supervisor {
   private final Ports ports;
   private final Optional<CgroupSystem> cgroups;
   private final String noCgroupsBecause;
+  private final Policy policy;
+  private final Account self = Accounts.self();
+
+  /**
+   * Node settings about users.
+   *
+   * @param allowRoot whether an app may run as {@code user = "root"}
+   * @param createUsers whether a missing {@code user} is created (system user, own group, home under {@code homes})
+   */
+  public record Policy(boolean allowRoot, boolean createUsers, Path homes) {}
 
   /** A supervisor that tracks instances by cgroup when {@code cgroups} is present, else by session. */
-  public Supervisor(Ports ports, Optional<CgroupSystem> cgroups, String noCgroupsBecause) {
+  public Supervisor(Ports ports, Optional<CgroupSystem> cgroups, String noCgroupsBecause, Policy policy) {
     this.ports = ports;
     this.cgroups = cgroups;
     this.noCgroupsBecause = noCgroupsBecause;
+    this.policy = policy;
   }
 
   public Ports ports() {
@@ -142,18 +156,23 @@ public final class Supervisor {
       finish(instance, new Exit(-1, 0));
       return;
     }
+    Account as;
     Tree tree;
     try {
+      as = account(app);
       tree = tree(instance);
     } catch (IOException | IllegalStateException e) {
       failBeforeSpawn(instance, e.getMessage());
       return;
     }
     instance.tree = tree;
-    instance.note("starting on port " + instance.port() + ": /bin/sh -c " + app.launch().command());
+    instance.account = as;
+    instance.note("starting on port " + instance.port() + (as == null ? "" : " as " + as.name()) + ": /bin/sh -c " + app.launch().command());
     Posix.Spawned spawned;
     try {
-      spawned = Posix.spawn(tree.argv(app.launch().command()), environment(app, instance.port()), app.launch().directory().toString());
+      spawned = Posix.spawn(Launcher.argv(app.launch().command(), app.launch().directory(), tree.joinFiles(), as),
+          environment(app, instance.port(), as == null ? self : as), app.launch().directory().toString(),
+          as == null ? -1 : as.uid(), as == null ? -1 : as.gid());
     } catch (Posix.PosixException e) {
       String why = e.errno == 2 && !java.nio.file.Files.isDirectory(app.launch().directory())
           ? "directory " + app.launch().directory() + " does not exist"
@@ -178,6 +197,38 @@ public final class Supervisor {
       return;
     }
     awaitReady(instance);
+  }
+
+  /**
+   * The account to switch to, or null to run as Berth's own user. Throws with the reason when the app may not
+   * run as the user it names.
+   */
+  private Account account(App app) throws IOException {
+    if (app.user() == null) {
+      if (app.group() != null) throw new IllegalStateException("group " + app.group() + " needs a user as well");
+      return null;
+    }
+    if (!self.root()) {
+      if (app.user().equals(self.name())) return null;
+      throw new IllegalStateException("user " + app.user() + ": Berth runs as " + self.name() + ", not root, so apps can only run as "
+          + self.name());
+    }
+    Account a = Accounts.user(app.user()).orElse(null);
+    if (a == null) {
+      if (!policy.createUsers()) {
+        throw new IllegalStateException("user " + app.user() + " does not exist (create it, or set create_users = true in the node config)");
+      }
+      a = Accounts.create(app.user(), policy.homes().resolve(app.user()));
+      LOG.info("created system user {} (uid {}) for app {}", a.name(), a.uid(), app.name());
+    }
+    if (a.root() && !policy.allowRoot()) {
+      throw new IllegalStateException("user " + app.user() + " is root, which the node config does not allow (allow_root = true would)");
+    }
+    if (app.group() != null) {
+      int gid = Accounts.group(app.group()).orElseThrow(() -> new IllegalStateException("group " + app.group() + " does not exist"));
+      a = new Account(a.name(), a.uid(), gid, a.home());
+    }
+    return a;
   }
 
   /** The instance's cgroup with the app's limits, or its session where Berth has no cgroups. */
@@ -301,9 +352,8 @@ public final class Supervisor {
     if (tree != null && tree.oomKills() > 0) {
       return "killed: out of memory (memory_limit " + Sizes.format(instance.app().memoryLimit()) + ")";
     }
-    if (tree instanceof Tree.OfCgroup && exit.code() == Tree.OfCgroup.JOIN_FAILED) {
-      return "could not enter its cgroup (" + exit + "; Berth's log may say why)";
-    }
+    String launch = Launcher.meaning(exit.code(), instance.app().launch().directory(), instance.account);
+    if (launch != null && (tree instanceof Tree.OfCgroup || instance.account != null)) return launch + " (" + exit + ")";
     return exit.toString();
   }
 
@@ -417,12 +467,18 @@ public final class Supervisor {
     line.reset();
   }
 
-  /** A clean environment: only what every app needs, the app's own {@code env}, then PORT and HOST. */
-  static List<String> environment(App app, int port) {
+  /**
+   * A clean environment: PATH, the user's HOME, USER and LOGNAME, LANG and TZ if Berth has them, the app's own
+   * {@code env}, then PORT and HOST. Nothing else of Berth's environment.
+   */
+  static List<String> environment(App app, int port, Account as) {
     Map<String, String> env = new LinkedHashMap<>();
     String path = System.getenv("PATH");
     env.put("PATH", path != null && !path.isBlank() ? path : "/usr/local/bin:/usr/bin:/bin");
-    for (String k : List.of("HOME", "USER", "LOGNAME", "LANG", "TZ")) {
+    env.put("HOME", as.home());
+    env.put("USER", as.name());
+    env.put("LOGNAME", as.name());
+    for (String k : List.of("LANG", "TZ")) {
       String v = System.getenv(k);
       if (v != null) env.put(k, v);
     }

@@ -2,7 +2,6 @@ package berth.supervisor;
 
 import berth.cgroup.Cgroup;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -12,8 +11,8 @@ import java.util.concurrent.TimeUnit;
  * session the leader was started in). Blocking methods; call from supervisor threads.
  */
 sealed interface Tree permits Tree.OfCgroup, Tree.OfSession {
-  /** How to run {@code command} so that it is inside this tree before any of its code runs. */
-  List<String> argv(String command);
+  /** The cgroup.procs files the leader writes its own pid into before it runs any app code; none for a session. */
+  List<java.nio.file.Path> joinFiles();
 
   /** Called once the leader is spawned. */
   void leader(int pid);
@@ -41,22 +40,11 @@ sealed interface Tree permits Tree.OfCgroup, Tree.OfSession {
   /** Forget the tree (remove the cgroup); it must be empty. */
   void release();
 
-  /**
-   * The instance's cgroup. The leader is {@code /bin/sh -c SCRIPT berth-join COMMAND PROCS...}: it writes its own
-   * pid into every cgroup.procs file, then execs {@code /bin/sh -c COMMAND}, so the app's first instruction runs
-   * inside the cgroup and so does everything it forks.
-   */
+  /** The instance's cgroup; see {@link Launcher} for how the leader enters it before any app code runs. */
   record OfCgroup(Cgroup cgroup) implements Tree {
-    /** Exit status of the join script when it cannot enter the cgroup. */
-    static final int JOIN_FAILED = 121;
-    private static final String JOIN =
-        "c=$1; shift; for f do echo $$ > \"$f\" || exit " + JOIN_FAILED + "; done; exec /bin/sh -c \"$c\"";
-
     @Override
-    public List<String> argv(String command) {
-      List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", JOIN, "berth-join", command));
-      cgroup.procsFiles().forEach(p -> argv.add(p.toString()));
-      return argv;
+    public List<java.nio.file.Path> joinFiles() {
+      return cgroup.procsFiles();
     }
 
     @Override
@@ -115,8 +103,8 @@ sealed interface Tree permits Tree.OfCgroup, Tree.OfSession {
     private volatile int sid;
 
     @Override
-    public List<String> argv(String command) {
-      return List.of("/bin/sh", "-c", command);
+    public List<java.nio.file.Path> joinFiles() {
+      return List.of();
     }
 
     @Override

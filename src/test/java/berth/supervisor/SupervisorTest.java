@@ -25,11 +25,12 @@ class SupervisorTest {
   @TempDir Path dir;
   private static final StringBuilder NO_CGROUPS = new StringBuilder();
   private static final Optional<CgroupSystem> CGROUPS = CgroupSystem.open("berth-test-" + ProcessHandle.current().pid(), NO_CGROUPS);
-  private final Supervisor supervisor = new Supervisor(new Ports(new PortRange(23000, 23999)), CGROUPS, NO_CGROUPS.toString());
+  private final Supervisor supervisor = new Supervisor(new Ports(new PortRange(23000, 23999)), CGROUPS, NO_CGROUPS.toString(),
+      new Supervisor.Policy(false, false, Path.of("/tmp")));
 
   private App app(String command) {
     return new App("t", List.of("t.test"), new Launch(command, dir, Map.of("TEST_VAR", "x")), Duration.ofMinutes(5),
-        Duration.ofSeconds(30), Duration.ofSeconds(2), StopSignal.TERM, 10, 0, 0, App.DEFAULT_CPU_WEIGHT, 0, 0, Duration.ZERO, null);
+        Duration.ofSeconds(30), Duration.ofSeconds(2), StopSignal.TERM, 10, 0, 0, App.DEFAULT_CPU_WEIGHT, 0, 0, Duration.ZERO, null, null, null);
   }
 
   private static String status(long pid, String field) throws Exception {

@@ -24,6 +24,11 @@ public final class BerthFixture implements AutoCloseable {
   }
 
   public static BerthFixture start(Path dir, String appsToml) {
+    return start(dir, appsToml, java.util.Map.of());
+  }
+
+  /** With extra node config keys, e.g. {@code create_users = true}. */
+  public static BerthFixture start(Path dir, String appsToml, java.util.Map<String, Object> node) {
     String command = TestApp.install(dir.resolve("app"));
     try {
       Files.writeString(dir.resolve("apps.toml"), appsToml
@@ -40,6 +45,7 @@ public final class BerthFixture implements AutoCloseable {
     flags.put("drain_timeout", "5s");
     flags.put("cgroup", "berth-test-" + ProcessHandle.current().pid());
     flags.putArray("apps").add(dir.resolve("apps.toml").toString());
+    node.forEach((k, v) -> flags.set(k, flags.pojoNode(v).isPojo() && v instanceof Boolean b ? flags.booleanNode(b) : flags.textNode(v.toString())));
     return new BerthFixture(dir, Berth.start(NodeConfig.load(null, flags)));
   }
 

@@ -124,7 +124,7 @@ public final class AppPool {
       }
       waiter = new CompletableFuture<>();
       waiters.add(waiter);
-      if (current == null) current = startLocked();
+      if (current == null) startLocked(false);
     }
     return waiter;
   }
@@ -198,18 +198,24 @@ public final class AppPool {
     return n;
   }
 
-  private Slot startLocked() {
+  /**
+   * Starts an instance as {@code current} (or as the {@code replacement}). The slot takes its role before the
+   * callbacks are attached: a start can fail before {@code supervisor.start} returns, and then they run at once,
+   * here, under this lock.
+   */
+  private void startLocked(boolean asReplacement) {
     Slot slot = new Slot(supervisor.start(app, nextId++, log));
+    if (asReplacement) replacement = slot;
+    else current = slot;
     slot.instance.ready().whenComplete((ok, err) -> onStartResult(slot, err));
     slot.instance.gone().whenComplete((exit, err) -> onGone(slot));
-    return slot;
   }
 
   /** Starts a replacement for {@code old}, which keeps serving until the replacement is ready. */
   private void recycleLocked(Slot old, String why) {
     if (old != current || replacement != null || closed != null || clock.instant().isBefore(retryAt)) return;
     log.berth(old.instance.id(), "recycling (" + why + "): starting a replacement; this instance serves until it is ready");
-    replacement = startLocked();
+    startLocked(true);
   }
 
   private void onStartResult(Slot slot, Throwable err) {

@@ -50,11 +50,40 @@ public final class AppLog implements AutoCloseable {
   }
 
   /**
-   * A line from instance {@code instance}'s output. Buffered: the writer calls {@link #flush()} when it has no
-   * more input at hand, so an app that writes fast costs one write per buffer, not per line.
+   * Lines of instance {@code instance}'s output: {@code buf[off..off+len)} holds whole lines, each ending in
+   * {@code \n}. Written as bytes with one prefix computed per call, so an app that writes fast costs about one
+   * copy per byte; only the last {@link #KEPT_LINES} lines become strings. Call {@link #flush()} when no more
+   * output is at hand.
    */
-  public void output(int instance, String line) {
-    append(instance, "out", line, false);
+  public synchronized void outputLines(int instance, byte[] buf, int off, int len) {
+    byte[] prefix = (TIME.format(Instant.now()) + " i" + instance + " out| ").getBytes(StandardCharsets.UTF_8);
+    int end = off + len;
+    int lines = 0;
+    for (int i = off; i < end; i++) if (buf[i] == '\n') lines++;
+    int keepFrom = lines - KEPT_LINES;
+    int line = 0;
+    int start = off;
+    try {
+      if (out == null) open();
+      for (int i = off; i < end; i++) {
+        if (buf[i] != '\n') continue;
+        int stop = i > start && buf[i - 1] == '\r' ? i - 1 : i;
+        if (size > 0 && size + prefix.length + (stop - start) + 1 > maxBytes) rotate();
+        out.write(prefix);
+        out.write(buf, start, stop - start);
+        out.write('\n');
+        size += prefix.length + (stop - start) + 1;
+        if (line++ >= keepFrom) keep(new String(prefix, StandardCharsets.UTF_8) + new String(buf, start, stop - start, StandardCharsets.UTF_8));
+        start = i + 1;
+      }
+    } catch (IOException e) {
+      closeQuietly();
+    }
+  }
+
+  private void keep(String text) {
+    recent.addLast(text);
+    if (recent.size() > KEPT_LINES) recent.removeFirst();
   }
 
   /** A line from Berth about instance {@code instance} (0: about the app as a whole), written at once. */
@@ -78,8 +107,7 @@ public final class AppLog implements AutoCloseable {
 
   private synchronized void append(int instance, String stream, String line, boolean flush) {
     String text = TIME.format(Instant.now()) + " i" + instance + " " + stream + "| " + line;
-    recent.addLast(text);
-    if (recent.size() > KEPT_LINES) recent.removeFirst();
+    keep(text);
     byte[] bytes = (text + "\n").getBytes(StandardCharsets.UTF_8);
     try {
       if (out == null) open();

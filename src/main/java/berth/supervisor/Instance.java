@@ -157,12 +157,28 @@ public final class Instance {
     return state instanceof Stopping || state instanceof Gone;
   }
 
-  void output(String line) {
-    synchronized (lastLines) {
-      lastLines.addLast(line);
-      if (lastLines.size() > LAST_LINES) lastLines.removeFirst();
+  /** Whole lines of output in {@code buf[off..off+len)}, each ending in a newline. */
+  void outputLines(byte[] buf, int off, int len) {
+    log.outputLines(id, buf, off, len);
+    // keep the last few as strings for the start failure record
+    int end = off + len;
+    int from = end - 1;
+    int found = 0;
+    while (from > off && found <= LAST_LINES) {
+      if (buf[from - 1] == '\n') found++;
+      if (found > LAST_LINES) break;
+      from--;
     }
-    log.output(id, line);
+    synchronized (lastLines) {
+      int start = from;
+      for (int i = from; i < end; i++) {
+        if (buf[i] != '\n') continue;
+        int stop = i > start && buf[i - 1] == '\r' ? i - 1 : i;
+        lastLines.addLast(new String(buf, start, stop - start, java.nio.charset.StandardCharsets.UTF_8));
+        if (lastLines.size() > LAST_LINES) lastLines.removeFirst();
+        start = i + 1;
+      }
+    }
   }
 
   void flushLog() {

@@ -431,40 +431,42 @@ public final class Supervisor {
     }
   }
 
+  /**
+   * Copies the instance's output into the app's log until every writer has closed the pipe. Whole lines go to
+   * the log as they come; a partial line waits for its end (up to 16 KiB, then it is written as a line of its
+   * own), so memory stays bounded however fast or oddly the app writes.
+   */
   private static void pump(Instance instance, int fd) {
     try (InputStream in = new FileInputStream("/proc/self/fd/" + fd)) {
       Posix.close(fd);
-      byte[] buf = new byte[16 * 1024];
-      var line = new java.io.ByteArrayOutputStream(256);
+      byte[] buf = new byte[64 * 1024 + 1]; // + 1: room for the newline that ends a cut line
+      int have = 0;
       int n;
-      while ((n = in.read(buf)) > 0) {
-        int start = 0;
-        for (int i = 0; i < n; i++) {
-          if (buf[i] == '\n') {
-            line.write(buf, start, i - start);
-            emit(instance, line);
-            start = i + 1;
-          }
+      while ((n = in.read(buf, have, buf.length - 1 - have)) > 0) {
+        have += n;
+        int lastNewline = have - 1;
+        while (lastNewline >= 0 && buf[lastNewline] != '\n') lastNewline--;
+        if (lastNewline >= 0) {
+          instance.outputLines(buf, 0, lastNewline + 1);
+          System.arraycopy(buf, lastNewline + 1, buf, 0, have - lastNewline - 1);
+          have -= lastNewline + 1;
+        } else if (have >= 16 * 1024) { // a very long line: cut it
+          buf[have++] = '\n';
+          instance.outputLines(buf, 0, have);
+          have = 0;
         }
-        line.write(buf, start, n - start);
-        if (line.size() >= 16 * 1024) emit(instance, line);
         if (in.available() == 0) instance.flushLog();
       }
-      if (line.size() > 0) emit(instance, line);
+      if (have > 0) {
+        buf[have++] = '\n';
+        instance.outputLines(buf, 0, have);
+      }
       instance.flushLog();
     } catch (IOException e) {
       instance.note("output pipe failed: " + e.getMessage());
     } finally {
       instance.outputClosed.complete(null);
     }
-  }
-
-  private static void emit(Instance instance, java.io.ByteArrayOutputStream line) {
-    int len = line.size();
-    byte[] b = line.toByteArray();
-    if (len > 0 && b[len - 1] == '\r') len--;
-    instance.output(new String(b, 0, len, StandardCharsets.UTF_8));
-    line.reset();
   }
 
   /**

@@ -14,7 +14,8 @@ class AppLogTest {
   void linesCarryTimeInstanceAndStream() throws Exception {
     try (AppLog log = new AppLog(dir.resolve("logs/a.log"))) {
       log.berth(3, "starting");
-      log.output(3, "hello");
+      byte[] lines = "hello\r\n".getBytes();
+      log.outputLines(3, lines, 0, lines.length);
       log.flush();
       assertThat(Files.readAllLines(dir.resolve("logs/a.log")))
           .satisfiesExactly(
@@ -27,7 +28,10 @@ class AppLogTest {
   void rotatesBySizeAndKeepsThreeOldFiles() throws Exception {
     Path file = dir.resolve("a.log");
     try (AppLog log = new AppLog(file, 1000)) {
-      for (int i = 0; i < 200; i++) log.output(1, "line %03d %s".formatted(i, "x".repeat(40)));
+      for (int i = 0; i < 200; i++) {
+        byte[] line = "line %03d %s\n".formatted(i, "x".repeat(40)).getBytes();
+        log.outputLines(1, line, 0, line.length);
+      }
       log.flush();
       assertThat(Files.size(file)).isLessThanOrEqualTo(1000);
       assertThat(dir.resolve("a.log.1")).exists();

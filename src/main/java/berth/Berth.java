@@ -49,7 +49,8 @@ public final class Berth implements AutoCloseable {
         .withTransport(transport)
         .build();
     StringBuilder whyNot = new StringBuilder();
-    this.cgroups = CgroupSystem.open(config.cgroup(), whyNot);
+    this.cgroups = config.cgroup().equals("off") ? Optional.empty() : CgroupSystem.open(config.cgroup(), whyNot);
+    if (config.cgroup().equals("off")) whyNot.append("the node config says cgroup = \"off\"");
     if (cgroups.isPresent()) {
       LOG.info("cgroups: {}", cgroups.get().describe());
     } else {

@@ -24,7 +24,8 @@ import java.util.List;
  *     ({@code drain_timeout}, default {@code 10s})
  * @param eventLoops router threads ({@code event_loops}, default: one per core)
  * @param cgroup the name of Berth's directory in each cgroup hierarchy ({@code cgroup}, default {@code berth});
- *     two Berth processes on one machine need different names, since each stops what it finds there at start
+ *     two Berth processes on one machine need different names, since each stops what it finds there at start;
+ *     {@code off}: track instances by session only, without limits
  * @param allowRoot {@code allow_root} (default false): whether an app may say {@code user = "root"}
  * @param createUsers {@code create_users} (default false): create an app's missing {@code user} as a system
  *     user with its own group and its home under {@code DATA/home/}

@@ -30,6 +30,11 @@ public final class Lease {
     return slot.instance.port();
   }
 
+  /** Where the instance listens, already resolved (no name lookup on the request path). */
+  public java.net.InetSocketAddress address() {
+    return slot.instance.address();
+  }
+
   public void release() {
     if (released.compareAndSet(false, true)) pool.release(this);
   }

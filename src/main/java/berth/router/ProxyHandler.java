@@ -39,7 +39,6 @@ import org.slf4j.LoggerFactory;
  */
 final class ProxyHandler implements Handler<HttpServerRequest> {
   private static final Logger LOG = LoggerFactory.getLogger(ProxyHandler.class);
-  private static final String LOOPBACK = "127.0.0.1";
 
   private final Supplier<RouteTable> routes;
   private final Pool pool;
@@ -94,7 +93,7 @@ final class ProxyHandler implements Handler<HttpServerRequest> {
     }
     // 3. app request: same method, target and end-to-end headers, on a pooled keep-alive connection
     RequestOptions options = new RequestOptions()
-        .setServer(SocketAddress.inetSocketAddress(lease.port(), LOOPBACK))
+        .setServer(SocketAddress.inetSocketAddress(lease.address()))
         .setMethod(clientRequest.method())
         .setURI(clientRequest.uri())
         .setHeaders(appHeaders(clientRequest));

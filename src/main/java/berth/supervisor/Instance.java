@@ -43,6 +43,7 @@ public final class Instance {
   private final int id;
   private final int port;
   private final AppLog log;
+  private final java.net.InetSocketAddress address;
   private final Instant created = Instant.now();
   final CompletableFuture<Instance> ready = new CompletableFuture<>();
   final CompletableFuture<Exit> leaderExit = new CompletableFuture<>();
@@ -64,6 +65,7 @@ public final class Instance {
     this.port = port;
     this.log = log;
     this.state = new Starting(created);
+    this.address = new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), Math.max(port, 0));
   }
 
   public App app() {
@@ -77,6 +79,11 @@ public final class Instance {
 
   public int port() {
     return port;
+  }
+
+  /** 127.0.0.1:port, resolved once. */
+  public java.net.InetSocketAddress address() {
+    return address;
   }
 
   /** The leader's pid (its session id too), 0 before it is spawned. */

@@ -16,6 +16,13 @@ final class Probe {
   private Probe() {}
 
   static boolean answers(InetSocketAddress address, String readyPath, Duration timeout) {
+    if (readyPath == null) {
+      try (java.nio.channels.SocketChannel ch = java.nio.channels.SocketChannel.open()) {
+        return ch.connect(address);
+      } catch (IOException e) {
+        return false;
+      }
+    }
     try (Socket s = new Socket()) {
       s.connect(address, (int) Math.max(1, Math.min(timeout.toMillis(), 1000)));
       if (readyPath == null) return true;

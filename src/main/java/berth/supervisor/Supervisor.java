@@ -243,7 +243,8 @@ public final class Supervisor {
     CgroupSystem system = cgroups.get();
     if (app.memoryLimit() > 0 && !system.limits("memory")) throw new IllegalStateException("memory_limit needs the cgroup memory controller, which is not available");
     if (app.pidsLimit() > 0 && !system.limits("pids")) throw new IllegalStateException("pids_limit needs the cgroup pids controller, which is not available");
-    Cgroup cg = system.create(app.name() + ".i" + instance.id(), new Limits(app.memoryLimit(), app.pidsLimit(), app.cpuWeight()));
+    Cgroup cg = system.create(app.name() + ".i" + instance.id(), new Limits(app.memoryLimit(), app.pidsLimit(),
+        app.cpuWeight() == App.DEFAULT_CPU_WEIGHT ? 0 : app.cpuWeight()));
     return new Tree.OfCgroup(cg);
   }
 
@@ -262,10 +263,10 @@ public final class Supervisor {
           return;
         }
         if (instance.moveTo(new Instance.Ready(Instant.now()))) {
-          instance.note("ready: answered on port " + instance.port() + " after " + Instance.ms(Duration.between(t0, Instant.now()))
-              + " (pid " + instance.pid() + ")");
-          LOG.info("{} ready after {}", instance, Instance.ms(Duration.between(t0, Instant.now())));
-          instance.ready.complete(instance);
+          Duration took = Duration.between(t0, Instant.now());
+          instance.ready.complete(instance); // first: held requests go on while we write the log lines
+          instance.note("ready: answered on port " + instance.port() + " after " + Instance.ms(took) + " (pid " + instance.pid() + ")");
+          LOG.info("{} ready after {}", instance, Instance.ms(took));
         } else {
           fail(instance, instance.failure(StartFailure.Step.WAIT_READY, "was stopped before it answered"));
         }

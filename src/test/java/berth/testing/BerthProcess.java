@@ -70,9 +70,16 @@ public final class BerthProcess implements AutoCloseable {
     process.destroy();
   }
 
+  /** Stops Berth as an operator would (SIGTERM, so it stops its instances), SIGKILL only if it hangs. */
   @Override
   public void close() {
     if (process.isAlive()) {
+      process.destroy();
+      try {
+        if (process.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) return;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
       process.destroyForcibly();
       try {
         process.waitFor();

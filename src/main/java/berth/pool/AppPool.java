@@ -207,6 +207,7 @@ public final class AppPool {
     Slot slot = new Slot(supervisor.start(app, nextId++, log));
     if (asReplacement) replacement = slot;
     else current = slot;
+    if (!asReplacement) slot.instance.answering().whenComplete((ok, err) -> { if (err == null) onAnswering(slot); });
     slot.instance.ready().whenComplete((ok, err) -> onStartResult(slot, err));
     slot.instance.gone().whenComplete((exit, err) -> onGone(slot));
   }
@@ -216,6 +217,24 @@ public final class AppPool {
     if (old != current || replacement != null || closed != null || clock.instant().isBefore(retryAt)) return;
     log.berth(old.instance.id(), "recycling (" + why + "): starting a replacement; this instance serves until it is ready");
     startLocked(true);
+  }
+
+  /**
+   * The port of a starting instance accepts connections: the requests held so far get their leases now, so they
+   * connect while Berth checks the port's owner; each sends only once {@link Lease#verified()} completes.
+   */
+  private void onAnswering(Slot slot) {
+    List<CompletableFuture<Lease>> served;
+    List<Lease> leases = new ArrayList<>();
+    synchronized (this) {
+      if (slot != current) return;
+      served = new ArrayList<>(waiters);
+      waiters.clear();
+      for (int k = 0; k < served.size(); k++) leases.add(new Lease(this, slot));
+      slot.inFlight += served.size();
+      slot.requests += served.size();
+    }
+    for (int k = 0; k < served.size(); k++) served.get(k).complete(leases.get(k));
   }
 
   private void onStartResult(Slot slot, Throwable err) {

@@ -35,6 +35,15 @@ public final class Lease {
     return slot.instance.address();
   }
 
+  /**
+   * Completes when the instance may be sent this request: at once for a ready instance; for one just started,
+   * once Berth has checked that the socket answering on its port is the instance's own. The router connects
+   * meanwhile and sends nothing before this completes; it fails if the check failed.
+   */
+  public java.util.concurrent.CompletableFuture<?> verified() {
+    return slot.instance.ready();
+  }
+
   public void release() {
     if (released.compareAndSet(false, true)) pool.release(this);
   }

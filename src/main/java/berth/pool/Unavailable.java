@@ -32,6 +32,14 @@ public final class Unavailable extends RuntimeException {
     this.reason = reason;
   }
 
+  /** The instance did not pass its last checks after answering: {@code cause} should carry its StartFailure. */
+  public static Unavailable of(String app, Throwable cause) {
+    if (cause instanceof Unavailable u) return u;
+    StartFailure f = cause instanceof berth.supervisor.StartFailedException s ? s.failure()
+        : new StartFailure(app, StartFailure.Step.WAIT_READY, String.valueOf(cause), Duration.ZERO, java.util.List.of());
+    return new Unavailable(app, new StartFailed(f, Duration.ofSeconds(1)));
+  }
+
   public String app() {
     return app;
   }

@@ -105,25 +105,48 @@ final class ProxyHandler implements Handler<HttpServerRequest> {
         return;
       }
       HttpClientRequest appRequest = ar.result();
-      String te = clientRequest.getHeader(HttpHeaders.TRANSFER_ENCODING);
-      if (te != null) appRequest.setChunked(true);
-      clientResponse.closeHandler(v -> {
-        appRequest.reset();
-        lease.release();
-      });
-      // 4. app response: status and end-to-end headers back, then the body, streamed
-      appRequest.response().onComplete(rar -> {
-        if (rar.failed()) {
-          lease.release();
-          if (!clientResponse.headWritten()) {
-            ErrorPages.badGateway(clientResponse, appName, "closed the connection before answering");
-          }
-          return;
-        }
-        respond(clientRequest, rar.result(), clientResponse, lease);
-      });
-      clientRequest.pipe().endOnFailure(false).to(appRequest).onFailure(err -> appRequest.reset());
+      // connected, nothing sent yet: a new instance's port is first checked to be its own (see Lease.verified)
+      CompletableFuture<?> verified = lease.verified();
+      if (verified.isDone()) {
+        send(clientRequest, appName, lease, appRequest);
+      } else {
+        Context context = Vertx.currentContext();
+        verified.whenComplete((v, err) -> context.runOnContext(x -> send(clientRequest, appName, lease, appRequest)));
+      }
     });
+  }
+
+  /** 4. The app request goes out (headers, then the body, streamed) and its response comes back. */
+  private static void send(HttpServerRequest clientRequest, String appName, Lease lease, HttpClientRequest appRequest) {
+    HttpServerResponse clientResponse = clientRequest.response();
+    if (lease.verified().isCompletedExceptionally()) {
+      appRequest.reset();
+      lease.release();
+      try {
+        lease.verified().join();
+      } catch (CompletionException e) {
+        ErrorPages.unavailable(clientResponse, Unavailable.of(appName, e.getCause()));
+      }
+      clientRequest.resume();
+      return;
+    }
+    String te = clientRequest.getHeader(HttpHeaders.TRANSFER_ENCODING);
+    if (te != null) appRequest.setChunked(true);
+    clientResponse.closeHandler(v -> {
+      appRequest.reset();
+      lease.release();
+    });
+    appRequest.response().onComplete(rar -> {
+      if (rar.failed()) {
+        lease.release();
+        if (!clientResponse.headWritten()) {
+          ErrorPages.badGateway(clientResponse, appName, "closed the connection before answering");
+        }
+        return;
+      }
+      respond(clientRequest, rar.result(), clientResponse, lease);
+    });
+    clientRequest.pipe().endOnFailure(false).to(appRequest).onFailure(err -> appRequest.reset());
   }
 
   private static void respond(HttpServerRequest clientRequest, HttpClientResponse appResponse, HttpServerResponse clientResponse, Lease lease) {

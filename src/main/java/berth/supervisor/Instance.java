@@ -46,6 +46,7 @@ public final class Instance {
   private final java.net.InetSocketAddress address;
   private final Instant created = Instant.now();
   final CompletableFuture<Instance> ready = new CompletableFuture<>();
+  final CompletableFuture<Instance> answering = new CompletableFuture<>();
   final CompletableFuture<Exit> leaderExit = new CompletableFuture<>();
   final CompletableFuture<Void> outputClosed = new CompletableFuture<>();
   final CompletableFuture<Exit> gone = new CompletableFuture<>();
@@ -97,6 +98,15 @@ public final class Instance {
 
   public CompletableFuture<Instance> ready() {
     return ready;
+  }
+
+  /**
+   * Completes when its port first accepts a connection, just before {@link #ready()}: the checks that make it
+   * ready (the socket is the instance's own) run after. A caller may connect then, and send once ready.
+   * Fails when ready fails before the port answered.
+   */
+  public CompletableFuture<Instance> answering() {
+    return answering;
   }
 
   public CompletableFuture<Exit> gone() {

@@ -14,11 +14,11 @@ import java.util.List;
  *       so the app and everything it forks are born inside the cgroup;
  *   <li>{@code exec setpriv --reuid --regid --init-groups}: become the app's user, with its supplementary groups;
  *   <li>as that user, {@code cd} into the app's directory (exit {@value #NO_DIRECTORY} if it may not), then exec
- *       {@code /bin/sh -c COMMAND}.
+ *       {@code /bin/sh -c COMMAND}; without a user to become, the command is {@code eval}ed by the first shell.
  * </ol>
  *
- * Each step is an {@code exec}: the leader's pid stays the same throughout, and signal dispositions and mask
- * stay the defaults {@code posix_spawn} set.
+ * Each step is an {@code exec} (or the same shell): the leader's pid stays the same throughout, and signal
+ * dispositions and mask stay the defaults {@code posix_spawn} set.
  */
 final class Launcher {
   static final int JOIN_FAILED = 121;
@@ -26,7 +26,8 @@ final class Launcher {
   private static final String JOIN = "c=$1; d=$2; shift 2; while [ \"$1\" != -- ]; do echo $$ > \"$1\" || exit " + JOIN_FAILED
       + "; shift; done; shift; exec \"$@\" /bin/sh -c 'cd \"$1\" 2>/dev/null || exit " + NO_DIRECTORY
       + "; unset OLDPWD; exec /bin/sh -c \"$2\"' berth-cd \"$d\" \"$c\"";
-  private static final String JOIN_ONLY = "c=$1; shift; for f do echo $$ > \"$f\" || exit " + JOIN_FAILED + "; done; exec /bin/sh -c \"$c\"";
+  // the command runs in this same shell (eval, not another exec of sh: half a millisecond less per start)
+  private static final String JOIN_ONLY = "c=$1; shift; for f do echo $$ > \"$f\" || exit " + JOIN_FAILED + "; done; unset f; set --; eval \"$c\"";
 
   private Launcher() {}
 

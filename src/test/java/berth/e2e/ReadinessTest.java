@@ -67,6 +67,19 @@ class ReadinessTest {
       assertThat(r.statusCode()).isEqualTo(503);
       assertThat(r.body()).contains("is answered by a process outside this instance");
       assertThat(berth.log("victim")).contains("is answered by a process outside this instance");
+      // Berth may have connected, but it sent nothing: the squatter reads end-of-stream (or a reset) at once
+      squatter.setSoTimeout(2000);
+      try (var conn = squatter.accept()) {
+        int first;
+        try {
+          first = conn.getInputStream().read();
+        } catch (java.net.SocketException reset) {
+          first = -1;
+        }
+        assertThat(first).as("bytes the squatter received").isEqualTo(-1);
+      } catch (java.net.SocketTimeoutException noConnection) {
+        // Berth never even connected: fine too
+      }
     }
   }
 }

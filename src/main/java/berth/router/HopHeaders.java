@@ -16,15 +16,29 @@ final class HopHeaders {
 
   private HopHeaders() {}
 
-  /** Copies {@code from} into {@code to} without hop-by-hop headers. */
+  /** Copies {@code from} into {@code to} without hop-by-hop headers. Allocates nothing per header it keeps. */
   static void copyEndToEnd(MultiMap from, MultiMap to) {
     String connection = from.get(HttpHeaders.CONNECTION);
     Set<String> named = connection == null ? Set.of() : tokens(connection);
     for (var e : from) {
-      String name = e.getKey().toLowerCase(Locale.ROOT);
-      if (NAMES.contains(name) || named.contains(name)) continue;
-      to.add(e.getKey(), e.getValue());
+      String name = e.getKey();
+      if (hopByHop(name) || (!named.isEmpty() && named.contains(name.toLowerCase(Locale.ROOT)))) continue;
+      to.add(name, e.getValue());
     }
+  }
+
+  private static boolean hopByHop(String name) {
+    // quick reject on length first: most headers are none of these
+    return switch (name.length()) {
+      case 2 -> name.equalsIgnoreCase("te");
+      case 7 -> name.equalsIgnoreCase("trailer") || name.equalsIgnoreCase("upgrade");
+      case 10 -> name.equalsIgnoreCase("connection") || name.equalsIgnoreCase("keep-alive");
+      case 16 -> name.equalsIgnoreCase("proxy-connection");
+      case 17 -> name.equalsIgnoreCase("transfer-encoding");
+      case 18 -> name.equalsIgnoreCase("proxy-authenticate");
+      case 19 -> name.equalsIgnoreCase("proxy-authorization");
+      default -> false;
+    };
   }
 
   private static Set<String> tokens(String connection) {

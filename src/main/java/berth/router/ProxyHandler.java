@@ -40,6 +40,9 @@ import org.slf4j.LoggerFactory;
 final class ProxyHandler implements Handler<HttpServerRequest> {
   private static final Logger LOG = LoggerFactory.getLogger(ProxyHandler.class);
 
+  /** Bodies up to this size (known from Content-Length) are relayed in one write instead of streamed. */
+  private static final int SMALL_BODY = 16 * 1024;
+
   private final Supplier<RouteTable> routes;
   private final Pool pool;
   private final HttpClient client;
@@ -146,7 +149,12 @@ final class ProxyHandler implements Handler<HttpServerRequest> {
       }
       respond(clientRequest, rar.result(), clientResponse, lease);
     });
-    clientRequest.pipe().endOnFailure(false).to(appRequest).onFailure(err -> appRequest.reset());
+    if (te == null && clientRequest.getHeader(HttpHeaders.CONTENT_LENGTH) == null) {
+      appRequest.end(); // no body: nothing to pipe
+      clientRequest.resume();
+    } else {
+      clientRequest.pipe().endOnFailure(false).to(appRequest).onFailure(err -> appRequest.reset());
+    }
   }
 
   private static void respond(HttpServerRequest clientRequest, HttpClientResponse appResponse, HttpServerResponse clientResponse, Lease lease) {
@@ -161,6 +169,19 @@ final class ProxyHandler implements Handler<HttpServerRequest> {
       }
       clientResponse.setChunked(clientRequest.version() != HttpVersion.HTTP_1_0);
     }
+    String length = appResponse.getHeader(HttpHeaders.CONTENT_LENGTH);
+    if (bodyless || small(length)) {
+      // a small body of known size: read it whole and answer in one write (head and body in one flush)
+      appResponse.body().onComplete(body -> {
+        lease.release();
+        if (body.succeeded()) {
+          clientResponse.end(body.result());
+        } else {
+          clientRequest.connection().close();
+        }
+      });
+      return;
+    }
     appResponse.pipe().endOnFailure(false).to(clientResponse).onComplete(done -> {
       lease.release();
       if (done.failed()) {
@@ -169,6 +190,14 @@ final class ProxyHandler implements Handler<HttpServerRequest> {
         clientRequest.connection().close();
       }
     });
+  }
+
+  private static boolean small(String contentLength) {
+    if (contentLength == null || contentLength.isEmpty() || contentLength.length() > 5) return false;
+    for (int i = 0; i < contentLength.length(); i++) {
+      if (contentLength.charAt(i) < '0' || contentLength.charAt(i) > '9') return false;
+    }
+    return Integer.parseInt(contentLength) <= SMALL_BODY;
   }
 
   /** End-to-end headers of the client request, the Host kept, and X-Forwarded-* describing the client. */

@@ -13,9 +13,9 @@
 # PATH, HOME...) and working directory. Runs of (a) and (b) are interleaved. See coldstart.py.
 #
 # Knobs (env): RUNS=7 APPS="httpserver gunicorn" (gunicorn is skipped if it cannot be installed)
-#   WARM_REQS=100 TIMEOUT=60 (s per run) QUIET_PCT=10 QUIET_MAX=5 (s, bounded wait for a quiet box per run)
+#   WARM_REQS=1000 TIMEOUT=60 (s per run) QUIET_PCT=10 QUIET_MAX=5 (s, bounded wait for a quiet box per run)
 #   BERTH_PORT=19190 BERTH_ADMIN_PORT=19191 BERTH_APP_PORTS=19200-19299 PROBE_PORT=19500
-#   BERTH=<repo>/bin/berth BERTH_JAVA_OPTS  OUT_DIR (default bench/results/coldstart-<time>)
+#   BERTH=<repo>/bin/berth BERTH_JAVA_OPTS BERTH_ARGS (extra serve flags)  OUT_DIR (default bench/results/coldstart-<time>)
 # Output: tables + medians; the last line is "coldstart overhead, median(b) - median(a): ...".
 # The printed output is also in $OUT_DIR/summary.txt. Exit 0 ok, 1 failure.
 set -u -o pipefail
@@ -25,7 +25,7 @@ ROOT=$(cd "$HERE/.." && pwd)
 . "$HERE/lib.sh"
 
 export RUNS=${RUNS:-7}
-export WARM_REQS=${WARM_REQS:-100}
+export WARM_REQS=${WARM_REQS:-1000}
 export TIMEOUT=${TIMEOUT:-60}
 export QUIET_PCT=${QUIET_PCT:-10}
 export QUIET_MAX=${QUIET_MAX:-5}

@@ -260,14 +260,27 @@ public final class CgroupSystem implements AutoCloseable {
     }
   }
 
+  /** Stops watching, and removes Berth's own directories if no instance cgroup is left in them. */
   @Override
   public void close() {
+    for (Path d : limitRoots.values().stream().distinct().toList()) {
+      if (!d.equals(trackingRoot)) deleteIfEmpty(d);
+    }
+    deleteIfEmpty(trackingRoot);
     try {
       watcher.close();
     } catch (IOException ignored) {
       // closing a watch service cannot fail in a way we could act on
     }
     watchThread.interrupt();
+  }
+
+  private static void deleteIfEmpty(Path dir) {
+    try {
+      Files.deleteIfExists(dir); // cgroupfs refuses (EBUSY) while it has child cgroups or processes
+    } catch (IOException e) {
+      // still in use: left for the next start, which stops what is in it
+    }
   }
 
   private static void write(Path dir, String file, String value) throws IOException {

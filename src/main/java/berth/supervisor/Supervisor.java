@@ -409,8 +409,9 @@ public final class Supervisor {
     }
   }
 
+  /** Each process of the tree once, and the leader by pid if it is not (yet) in the tree. */
   private static void signal(Instance instance, Tree tree, int signal) {
-    if (!instance.leaderExit.isDone()) Posix.kill(instance.pid(), signal);
+    if (!instance.leaderExit.isDone() && !tree.members().contains(instance.pid())) Posix.kill(instance.pid(), signal);
     tree.signalAll(signal);
   }
 

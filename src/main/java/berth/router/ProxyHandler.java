@@ -123,7 +123,8 @@ final class ProxyHandler implements Handler<HttpServerRequest> {
   private static void send(HttpServerRequest clientRequest, String appName, Lease lease, HttpClientRequest appRequest) {
     HttpServerResponse clientResponse = clientRequest.response();
     if (lease.verified().isCompletedExceptionally()) {
-      appRequest.reset();
+      // the port is not the instance's: close this connection rather than pool it, so nothing ever goes over it
+      appRequest.connection().close();
       lease.release();
       try {
         lease.verified().join();

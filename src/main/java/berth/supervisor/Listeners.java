@@ -17,6 +17,8 @@ import java.util.Set;
  */
 final class Listeners {
   private static final String LISTEN = "0A";
+  /** Whether the kernel answers sock_diag queries here (checked once). */
+  static final boolean NETLINK = netlinkWorks();
 
   private Listeners() {}
 
@@ -26,6 +28,15 @@ final class Listeners {
       return SockDiag.listening(port);
     } catch (IllegalStateException e) {
       return fromProc(port);
+    }
+  }
+
+  private static boolean netlinkWorks() {
+    try {
+      SockDiag.listening(1);
+      return true;
+    } catch (IllegalStateException e) {
+      return false;
     }
   }
 

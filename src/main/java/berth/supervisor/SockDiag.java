@@ -89,11 +89,30 @@ final class SockDiag {
           long msg = off + 16; // inet_diag_msg: family, state, timer, retrans, sockid (sport big-endian first), ...
           int sport = Short.toUnsignedInt(Short.reverseBytes(buf.get(JAVA_SHORT, msg + 4)));
           if (ByteOrder.nativeOrder() == ByteOrder.BIG_ENDIAN) sport = Short.toUnsignedInt(buf.get(JAVA_SHORT, msg + 4));
-          if (sport == port) inodes.add(Integer.toUnsignedLong(buf.get(JAVA_INT, msg + 68)));
+          if (sport == port && reachesLoopback(buf, msg + 8, family)) inodes.add(Integer.toUnsignedLong(buf.get(JAVA_INT, msg + 68)));
         }
         off += (len + 3) & ~3;
       }
     }
+  }
+
+  /**
+   * Whether a socket bound to this local address gets connections made to 127.0.0.1: bound to 127.0.0.1, to the
+   * IPv4 wildcard, to the IPv6 wildcard (dual stack) or to ::ffff:127.0.0.1. A socket on 127.0.0.2 with the same
+   * port takes nothing from the instance, and must not block its start.
+   */
+  private static boolean reachesLoopback(MemorySegment buf, long src, int family) {
+    if (family == AF_INET) {
+      int a = buf.get(JAVA_INT, src); // network order in memory: 127.0.0.1 reads as 0x0100007f on little-endian
+      byte b0 = buf.get(JAVA_BYTE, src);
+      return a == 0 || (b0 == 127 && buf.get(JAVA_BYTE, src + 1) == 0 && buf.get(JAVA_BYTE, src + 2) == 0 && buf.get(JAVA_BYTE, src + 3) == 1);
+    }
+    for (int i = 0; i < 10; i++) if (buf.get(JAVA_BYTE, src + i) != 0) return false;
+    int w10 = buf.get(JAVA_BYTE, src + 10) & 0xff;
+    int w11 = buf.get(JAVA_BYTE, src + 11) & 0xff;
+    long tail = buf.get(JAVA_INT, src + 12);
+    if (w10 == 0 && w11 == 0) return tail == 0; // ::
+    return w10 == 0xff && w11 == 0xff && buf.get(JAVA_BYTE, src + 12) == 127 && buf.get(JAVA_BYTE, src + 15) == 1; // ::ffff:127.0.0.1
   }
 
   private static MethodHandle fn(String name, FunctionDescriptor fd) {

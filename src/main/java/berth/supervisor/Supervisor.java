@@ -22,6 +22,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -44,8 +45,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class Supervisor {
   private static final Logger LOG = LoggerFactory.getLogger(Supervisor.class);
-  /** Readiness polling: every 1% of the time waited so far, from 0.5 ms up to 50 ms. */
-  private static final Duration MIN_POLL = Duration.ofNanos(500_000);
+  /** Readiness polling: every 1% of the time waited so far, from 1 ms up to 50 ms. */
+  private static final Duration MIN_POLL = Duration.ofMillis(1);
   private static final Duration MAX_POLL = Duration.ofMillis(50);
   /** After a leader exits, how long to wait for the rest of its output before reporting it. */
   private static final Duration OUTPUT_GRACE = Duration.ofMillis(200);
@@ -254,30 +255,40 @@ public final class Supervisor {
     return new Tree.OfCgroup(cg);
   }
 
+  /**
+   * Polls until the instance is up: a socket listens on its port (asked of the kernel through sock_diag, which
+   * costs no connection and no exception; where netlink is missing, a TCP connect), that socket is held by one of
+   * the instance's own processes, and, with {@code ready_path}, that path answers. Every 1% of the time waited
+   * so far, from 1 ms up to 50 ms.
+   */
   private void awaitReady(Instance instance) {
     App app = instance.app();
     Instant t0 = Instant.now();
     Instant deadline = t0.plus(app.startTimeout());
     var address = new InetSocketAddress(HOST, instance.port());
     while (true) {
-      if (Probe.answers(address, app.readyPath(), Duration.between(Instant.now(), deadline))) {
+      if (instance.ready.isDone() || instance.stopping()) return; // its end decided already
+      Set<Long> listening = listening(instance.port(), address);
+      if (!listening.isEmpty()) {
         instance.answering.complete(instance);
-        String squatter = foreignListener(instance);
+        String squatter = foreignListener(instance, listening);
         if (squatter != null) {
           fail(instance, instance.failure(StartFailure.Step.WAIT_READY, squatter));
           LOG.warn("{}: refused to route: {}", instance, squatter);
           stop(instance, "its port is held by another process");
           return;
         }
-        if (instance.moveTo(new Instance.Ready(Instant.now()))) {
-          Duration took = Duration.between(t0, Instant.now());
-          instance.ready.complete(instance); // first: held requests go on while we write the log lines
-          instance.note("ready: answered on port " + instance.port() + " after " + Instance.ms(took) + " (pid " + instance.pid() + ")");
-          LOG.info("{} ready after {}", instance, Instance.ms(took));
-        } else {
-          fail(instance, instance.failure(StartFailure.Step.WAIT_READY, "was stopped before it answered"));
+        if (app.readyPath() == null || Probe.answers(address, app.readyPath(), Duration.between(Instant.now(), deadline))) {
+          if (instance.moveTo(new Instance.Ready(Instant.now()))) {
+            Duration took = Duration.between(t0, Instant.now());
+            instance.ready.complete(instance); // first: held requests go on while we write the log lines
+            instance.note("ready: answered on port " + instance.port() + " after " + Instance.ms(took) + " (pid " + instance.pid() + ")");
+            LOG.info("{} ready after {}", instance, Instance.ms(took));
+          } else {
+            fail(instance, instance.failure(StartFailure.Step.WAIT_READY, "was stopped before it answered"));
+          }
+          return;
         }
-        return;
       }
       Instant now = Instant.now();
       if (!now.isBefore(deadline)) {
@@ -286,40 +297,41 @@ public final class Supervisor {
         stop(instance, "start_timeout");
         return;
       }
-      Duration waited = Duration.between(t0, now);
-      Duration pause = waited.dividedBy(100);
+      Duration pause = Duration.between(t0, now).dividedBy(100);
       if (pause.compareTo(MIN_POLL) < 0) pause = MIN_POLL;
       if (pause.compareTo(MAX_POLL) > 0) pause = MAX_POLL;
       if (pause.compareTo(Duration.between(now, deadline)) > 0) pause = Duration.between(now, deadline);
-      if (instance.ready.isDone() || instance.stopping()) return; // the leader's end decided already
       try {
-        if (instance.leaderExit.isDone()) {
-          Thread.sleep(pause); // a daemonized server: its cgroup still runs, keep asking its port
-        } else {
-          instance.leaderExit.get(pause.toNanos(), TimeUnit.NANOSECONDS);
-        }
-      } catch (TimeoutException e) {
-        // still starting
-      } catch (InterruptedException | ExecutionException e) {
-        fail(instance, instance.failure(StartFailure.Step.WAIT_READY, "start interrupted: " + e));
+        Thread.sleep(pause); // an exit is noticed by the waiting thread, which ends the start
+      } catch (InterruptedException e) {
+        fail(instance, instance.failure(StartFailure.Step.WAIT_READY, "start interrupted"));
         return;
       }
     }
   }
 
+  /** Inodes of the sockets listening on {@code port}; empty while nothing listens. */
+  private static Set<Long> listening(int port, InetSocketAddress address) {
+    if (Listeners.NETLINK) return Listeners.socketsOn(port);
+    if (!Probe.answers(address, null, Duration.ofSeconds(1))) return Set.of();
+    Set<Long> fromProc = Listeners.socketsOn(port);
+    return fromProc.isEmpty() ? Set.of(-1L) : fromProc; // it answers, though /proc does not show who
+  }
+
   /**
-   * Null if the socket listening on the instance's port belongs to one of its own processes; else why not. A
-   * tenant could otherwise bind another app's port while that app is down and receive its traffic.
+   * Null if a socket listening on the instance's port belongs to one of its own processes; else why not. A
+   * tenant could otherwise bind another app's port while that app is down and receive its traffic. Only a
+   * cgroup proves a process is not the instance's: with session tracking, a child that called setsid is still
+   * the app's own, so nothing is refused there.
    */
-  private static String foreignListener(Instance instance) {
-    var inodes = Listeners.socketsOn(instance.port());
-    if (inodes.isEmpty()) return null; // not visible in this network namespace: nothing to compare
+  private static String foreignListener(Instance instance, Set<Long> inodes) {
+    if (inodes.contains(-1L) || !instance.tree.tracksDaemons()) return null;
     for (int pid : instance.tree.members()) {
       if (Listeners.holds(pid, inodes)) return null;
     }
     int holder = Listeners.holder(inodes);
-    return "port " + instance.port() + " is answered by a process outside this instance (" + (holder > 0 ? "pid " + holder + describe(holder) : "pid not visible")
-        + "), so Berth will not route to it";
+    return "port " + instance.port() + " is answered by a process outside this instance ("
+        + (holder > 0 ? "pid " + holder + describe(holder) : "pid not visible") + "), so Berth will not route to it";
   }
 
   /**

@@ -8,6 +8,7 @@ Environment (all optional):
   IGNORE_TERM=1      this process ignores SIGTERM too
   STARTS_FILE=path   append this process's pid to path at start (tests count starts)
   HOG_MB=N           allocate and touch N MiB before listening
+  SPEW_MB=N          write N MiB of 100-byte lines to stdout as fast as it can before listening
   LISTEN_EARLY_MS=N  listen at once but answer nothing for N ms (like uWSGI loading its app)
   DAEMONIZE=1        double-fork: the server runs in a grandchild in a new session; the parent exits 0
 Endpoints:
@@ -166,6 +167,13 @@ def main():
         os.setsid()
         if os.fork() > 0:
             os._exit(0)
+    if os.environ.get("SPEW_MB"):
+        block = (b"x" * 99 + b"\n") * 10486  # ~1 MiB
+        t = time.time()
+        for _ in range(int(os.environ["SPEW_MB"])):
+            sys.stdout.buffer.write(block)
+        sys.stdout.flush()
+        print("spewed %s MiB in %.2f s" % (os.environ["SPEW_MB"], time.time() - t), flush=True)
     if os.environ.get("HOG_MB"):
         hog = bytearray(int(os.environ["HOG_MB"]) << 20)
         for i in range(0, len(hog), 4096):

@@ -91,6 +91,30 @@ class RecoveryTest {
   }
 
   @Test
+  void maxLifetimeReplacesTheInstanceWithoutFailingARequest() throws Exception {
+    berth = BerthFixture.start(dir, """
+        [apps.aging]
+        domains = ["aging.test"]
+        command = "@APP@"
+        directory = "app"
+        env = { STARTS_FILE = "@DIR@/starts", START_DELAY_MS = "200" }
+        max_lifetime = "2s"
+        """);
+    Set<String> pids = new HashSet<>();
+    List<Integer> codes = new ArrayList<>();
+    long end = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+    while (System.nanoTime() < end) {
+      HttpResponse<String> r = Http.get(berth.port(), "aging.test", "/pids");
+      codes.add(r.statusCode());
+      if (r.statusCode() == 200) pids.add(JSON.readTree(r.body()).get("pid").asText());
+      Thread.sleep(25);
+    }
+    assertThat(codes).containsOnly(200);
+    assertThat(pids.size()).isGreaterThanOrEqualTo(2);
+    assertThat(berth.log("aging")).contains("recycling (max_lifetime 2s reached)");
+  }
+
+  @Test
   void memoryAboveMemoryRecycleReplacesTheInstanceGracefully() throws Exception {
     berth = BerthFixture.start(dir, """
         [apps.fat]

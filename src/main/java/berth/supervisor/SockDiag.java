@@ -74,7 +74,7 @@ final class SockDiag {
     if ((long) SENDTO.invokeExact(fd, req, (long) REQUEST_SIZE, 0, kernel, 12) != REQUEST_SIZE) {
       throw new IllegalStateException("netlink sendto");
     }
-    MemorySegment buf = arena.allocate(64 * 1024, 8);
+    MemorySegment buf = arena.allocate(8 * 1024, 8); // ~100 sockets per read; more are read in further rounds
     while (true) {
       long n = (long) RECV.invokeExact(fd, buf, buf.byteSize(), 0);
       if (n <= 0) throw new IllegalStateException("netlink recv");

@@ -178,7 +178,6 @@ public final class Supervisor {
     }
     instance.tree = tree;
     instance.account = as;
-    instance.note("starting on port " + instance.port() + (as == null ? "" : " as " + as.name()) + ": /bin/sh -c " + app.launch().command());
     Posix.Spawned spawned;
     try {
       spawned = Posix.spawn(Launcher.argv(app.launch().command(), app.launch().directory(), tree.joinFiles(), as),
@@ -193,6 +192,9 @@ public final class Supervisor {
       return;
     }
     int pid = spawned.pid();
+    // written after the spawn, which is on every cold start's critical path
+    instance.note("starting on port " + instance.port() + (as == null ? "" : " as " + as.name()) + " (pid " + pid + "): /bin/sh -c "
+        + app.launch().command());
     tree.leader(pid);
     boolean wanted = instance.spawned(pid);
     BLOCKING.execute(() -> pump(instance, spawned.outputFd()));

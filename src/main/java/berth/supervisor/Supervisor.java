@@ -32,7 +32,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Starts and stops instances: spawns {@code /bin/sh -c command} with {@code $PORT} inside the instance's own
- * cgroup, decides it is ready when a TCP connect to that port succeeds (never by process name), and stops its
+ * cgroup, decides it is ready when a socket of its own listens on that port (never by process name), and stops its
  * whole process tree.
  *
  * <p>An instance ends when its leader has exited and no process of its tree remains: a server that daemonizes

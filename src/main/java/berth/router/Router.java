@@ -87,6 +87,7 @@ public final class Router {
           new HttpServerOptions()
               .setTcpNoDelay(true)
               .setCompressionSupported(false)
+              .setStrictThreadMode(true)
               .setHandle100ContinueAutomatically(false)
               .setIdleTimeout(75)
               .setReuseAddress(true));

@@ -65,9 +65,14 @@ public final class CgroupSystem implements AutoCloseable {
    * cgroupfs, read-only... The reason goes to Berth's log; Berth then tracks instances by session instead.
    */
   public static Optional<CgroupSystem> open(String name, StringBuilder whyNot) {
+    return open(name, whyNot, true);
+  }
+
+  /** As {@link #open(String, StringBuilder)}; {@code useV2 = false} acts as on a machine with cgroup v1 only (tests). */
+  static Optional<CgroupSystem> open(String name, StringBuilder whyNot, boolean useV2) {
     try {
       List<Hierarchy> all = hierarchies();
-      Hierarchy v2 = all.stream().filter(Hierarchy::v2).findFirst().orElse(null);
+      Hierarchy v2 = useV2 ? all.stream().filter(Hierarchy::v2).findFirst().orElse(null) : null;
       Map<String, Hierarchy> v1 = new HashMap<>();
       for (Hierarchy h : all) {
         if (!h.v2()) h.controllers().forEach(c -> v1.putIfAbsent(c, h));

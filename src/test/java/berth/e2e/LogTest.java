@@ -4,11 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import berth.testing.BerthProcess;
 import berth.testing.Http;
+import berth.testing.PeakRss;
 import berth.testing.TestApp;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,23 +27,11 @@ class LogTest {
         env = { SPEW_MB = "300" }
         start_timeout = "2m"
         """.formatted(command));
-    AtomicLong maxRssKb = new AtomicLong();
-    try (BerthProcess berth = BerthProcess.start(dir, dir.resolve("apps.toml"), List.of("-Xmx48m", "-XX:MaxDirectMemorySize=32m"))) {
-      Thread sampler = Thread.ofVirtual().start(() -> {
-        while (!Thread.currentThread().isInterrupted()) {
-          try {
-            for (String line : Files.readAllLines(Path.of("/proc/" + berth.process.pid() + "/status"))) {
-              if (line.startsWith("VmRSS:")) maxRssKb.accumulateAndGet(Long.parseLong(line.replaceAll("\\D", "")), Math::max);
-            }
-            Thread.sleep(20);
-          } catch (Exception e) {
-            return;
-          }
-        }
-      });
+    try (BerthProcess berth = BerthProcess.start(dir, dir.resolve("apps.toml"), List.of("-Xmx48m", "-XX:MaxDirectMemorySize=32m"));
+        PeakRss rss = new PeakRss(berth.process.pid())) {
       // the app answers only after it has written everything: the request waits for the whole flood
       assertThat(Http.get(berth.port, "loud.test", "/echo").statusCode()).isEqualTo(200);
-      sampler.interrupt();
+      rss.close();
       Path logs = dir.resolve("data/logs");
       assertThat(logs.resolve("loud.log.1")).exists();
       assertThat(logs.resolve("loud.log.3")).exists();
@@ -53,9 +41,9 @@ class LogTest {
       }
       String current = Files.readString(logs.resolve("loud.log"));
       assertThat(current).contains("i1 out| spewed 300 MiB in");
-      System.out.println("Berth peak RSS while logging 300 MiB: " + maxRssKb.get() / 1024 + " MiB; app says: "
+      System.out.println("Berth peak RSS while logging 300 MiB: " + rss.peakKb() / 1024 + " MiB; app says: "
           + current.lines().filter(l -> l.contains("spewed")).findFirst().orElse("?"));
-      assertThat(maxRssKb.get()).as("Berth's peak RSS in KiB").isLessThan(300 * 1024);
+      assertThat(rss.peakKb()).as("Berth's peak RSS in KiB").isLessThan(300 * 1024);
     }
   }
 }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import berth.testing.BerthProcess;
 import berth.testing.Http;
+import berth.testing.PeakRss;
 import berth.testing.TestApp;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.InputStream;
@@ -12,7 +13,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -27,8 +27,7 @@ class StreamingTest {
   private static final ObjectMapper JSON = new ObjectMapper();
   @TempDir static Path dir;
   static BerthProcess berth;
-  static final AtomicLong maxRssKb = new AtomicLong();
-  static Thread sampler;
+  static PeakRss rss;
 
   @BeforeAll
   static void start() throws Exception {
@@ -40,25 +39,13 @@ class StreamingTest {
         directory = "app"
         """.formatted(command));
     berth = BerthProcess.start(dir, dir.resolve("apps.toml"), List.of("-Xmx64m", "-XX:MaxDirectMemorySize=64m"));
-    long pid = berth.process.pid();
-    sampler = Thread.ofVirtual().start(() -> {
-      while (!Thread.currentThread().isInterrupted()) {
-        try {
-          for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
-            if (line.startsWith("VmRSS:")) maxRssKb.accumulateAndGet(Long.parseLong(line.replaceAll("\\D", "")), Math::max);
-          }
-          Thread.sleep(20);
-        } catch (Exception e) {
-          return;
-        }
-      }
-    });
+    rss = new PeakRss(berth.process.pid());
   }
 
   @AfterAll
   static void stop() {
-    sampler.interrupt();
-    System.out.println("Berth peak RSS during streaming: " + maxRssKb.get() / 1024 + " MiB");
+    rss.close();
+    System.out.println("Berth peak RSS during streaming: " + rss.peakKb() / 1024 + " MiB");
     berth.terminate();
     berth.close();
   }
@@ -72,7 +59,7 @@ class StreamingTest {
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(JSON.readTree(r.body()).get("bytes").asLong()).isEqualTo(GIB);
     assertThat(berth.process.isAlive()).isTrue();
-    assertThat(maxRssKb.get()).as("Berth's peak RSS in KiB").isLessThan(400 * 1024);
+    assertThat(rss.peakKb()).as("Berth's peak RSS in KiB").isLessThan(400 * 1024);
   }
 
   @Test
@@ -82,7 +69,7 @@ class StreamingTest {
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(countAndCheck(r.body())).isEqualTo(GIB);
     assertThat(berth.process.isAlive()).isTrue();
-    assertThat(maxRssKb.get()).as("Berth's peak RSS in KiB").isLessThan(400 * 1024);
+    assertThat(rss.peakKb()).as("Berth's peak RSS in KiB").isLessThan(400 * 1024);
   }
 
   @Test

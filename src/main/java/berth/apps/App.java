@@ -54,9 +54,9 @@ public record App(
   public static final int DEFAULT_MAX_QUEUE = 100;
   public static final int DEFAULT_CPU_WEIGHT = 100;
 
-  /** Whether this app asks for limits that only cgroups can enforce. */
+  /** Whether this app asks for limits (or memory accounting) that only cgroups can give. */
   public boolean limited() {
-    return memoryLimit > 0 || pidsLimit > 0 || cpuWeight != DEFAULT_CPU_WEIGHT;
+    return memoryLimit > 0 || memoryRecycle > 0 || pidsLimit > 0 || cpuWeight != DEFAULT_CPU_WEIGHT;
   }
 
   public App {

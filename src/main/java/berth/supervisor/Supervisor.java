@@ -247,12 +247,15 @@ public final class Supervisor {
     App app = instance.app();
     if (cgroups.isEmpty()) {
       if (app.limited()) {
-        throw new IllegalStateException("memory_limit, pids_limit and cpu_weight need cgroups, which Berth cannot use here: " + noCgroupsBecause);
+        throw new IllegalStateException("memory_limit, memory_recycle, pids_limit and cpu_weight need cgroups, which Berth cannot use here: "
+            + noCgroupsBecause);
       }
       return new Tree.OfSession();
     }
     CgroupSystem system = cgroups.get();
-    if (app.memoryLimit() > 0 && !system.limits("memory")) throw new IllegalStateException("memory_limit needs the cgroup memory controller, which is not available");
+    if ((app.memoryLimit() > 0 || app.memoryRecycle() > 0) && !system.limits("memory")) {
+      throw new IllegalStateException("memory_limit and memory_recycle need the cgroup memory controller, which is not available");
+    }
     if (app.pidsLimit() > 0 && !system.limits("pids")) throw new IllegalStateException("pids_limit needs the cgroup pids controller, which is not available");
     Cgroup cg = system.create(app.name() + ".i" + instance.id(), new Limits(app.memoryLimit(), app.memoryRecycle() > 0, app.pidsLimit(),
         app.cpuWeight() == App.DEFAULT_CPU_WEIGHT ? 0 : app.cpuWeight()));

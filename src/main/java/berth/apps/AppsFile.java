@@ -4,8 +4,6 @@ import berth.config.ConfigException;
 import berth.config.ConfigNode;
 import berth.config.Sizes;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.dataformat.toml.TomlMapper;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -64,18 +62,7 @@ public final class AppsFile {
 
   /** The apps of one file; relative directories are resolved against the file's own directory. */
   public static Map<String, App> read(Path file) {
-    String text;
-    try {
-      text = Files.readString(file);
-    } catch (IOException e) {
-      throw new ConfigException(file + ": cannot be read: " + e);
-    }
-    JsonNode tree;
-    try {
-      tree = new TomlMapper().readTree(text);
-    } catch (IOException e) {
-      throw new ConfigException(file + ": is not valid TOML: " + firstLine(e.getMessage()));
-    }
+    JsonNode tree = ConfigNode.readToml(file);
     try {
       return parse(tree, file.toAbsolutePath().getParent());
     } catch (ConfigException e) {
@@ -185,11 +172,5 @@ public final class AppsFile {
       throw new IllegalArgumentException("\"" + name + "\" is not a user or group name (expected lowercase letters, digits, _ and -, at most 32)");
     }
     return name;
-  }
-
-  private static String firstLine(String s) {
-    if (s == null) return "";
-    int nl = s.indexOf('\n');
-    return nl < 0 ? s : s.substring(0, nl);
   }
 }

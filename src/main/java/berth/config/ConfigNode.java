@@ -2,6 +2,10 @@ package berth.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeType;
+import com.fasterxml.jackson.dataformat.toml.TomlMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -29,6 +33,25 @@ public final class ConfigNode {
     this.path = path;
     this.node = node;
     this.problems = problems;
+  }
+
+  /**
+   * Reads a TOML file into a tree, or throws a {@link ConfigException} naming the file and saying why: it
+   * cannot be read, or the first line of the parser's complaint.
+   */
+  public static JsonNode readToml(Path file) {
+    String text;
+    try {
+      text = Files.readString(file);
+    } catch (IOException e) {
+      throw new ConfigException(file + ": cannot be read: " + e);
+    }
+    try {
+      return new TomlMapper().readTree(text);
+    } catch (IOException e) {
+      String m = String.valueOf(e.getMessage());
+      throw new ConfigException(file + ": is not valid TOML: " + (m.contains("\n") ? m.substring(0, m.indexOf('\n')) : m));
+    }
   }
 
   /** The top table of a document. */

@@ -1,10 +1,6 @@
 package berth.config;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.fasterxml.jackson.dataformat.toml.TomlMapper;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -46,13 +42,7 @@ public record NodeConfig(
     Path base = Path.of("");
     if (file != null) {
       base = file.toAbsolutePath().getParent();
-      JsonNode fromFile;
-      try {
-        fromFile = new TomlMapper().readTree(Files.readString(file));
-      } catch (IOException e) {
-        throw new ConfigException(file + ": cannot be read as TOML: " + firstLine(e.getMessage()));
-      }
-      if (fromFile instanceof ObjectNode o) merged.setAll(o);
+      if (ConfigNode.readToml(file) instanceof ObjectNode o) merged.setAll(o);
     }
     // flags name files relative to the working directory, the file relative to itself: resolve both first
     if (merged.has("apps") && merged.get("apps").isArray()) {
@@ -92,11 +82,5 @@ public record NodeConfig(
       throw file == null ? e : e.within(file.toString());
     }
     return new NodeConfig(listen, admin, data, ports, apps, drain, loops, cgroup, allowRoot, createUsers);
-  }
-
-  static String firstLine(String s) {
-    if (s == null) return "";
-    int nl = s.indexOf('\n');
-    return nl < 0 ? s : s.substring(0, nl);
   }
 }

@@ -7,13 +7,9 @@ import java.util.Set;
 
 /**
  * Headers that describe one connection, not the message (RFC 9110 section 7.6.1), so a proxy must not forward
- * them: this fixed set plus every header named in {@code Connection}. The one home of that rule.
+ * them: the fixed set in {@link #hopByHop} plus every header named in {@code Connection}. The one home of that rule.
  */
 final class HopHeaders {
-  static final Set<String> NAMES = Set.of(
-      "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
-      "proxy-authenticate", "proxy-authorization");
-
   private HopHeaders() {}
 
   /** Copies {@code from} into {@code to} without hop-by-hop headers. Allocates nothing per header it keeps. */

@@ -134,7 +134,9 @@ public final class Instance {
 
   /** Its last lines of output, oldest first. */
   public List<String> recentOutput() {
-    return lastLines();
+    synchronized (lastLines) {
+      return List.copyOf(lastLines);
+    }
   }
 
   @Override
@@ -206,14 +208,9 @@ public final class Instance {
     log.berth(id, line);
   }
 
-  List<String> lastLines() {
-    synchronized (lastLines) {
-      return List.copyOf(lastLines);
-    }
-  }
 
   StartFailure failure(StartFailure.Step step, String reason) {
-    return new StartFailure(app.name(), step, reason, Duration.between(created, Instant.now()), lastLines());
+    return new StartFailure(app.name(), step, reason, Duration.between(created, Instant.now()), recentOutput());
   }
 
   static String ms(Duration d) {

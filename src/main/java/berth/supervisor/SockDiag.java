@@ -10,6 +10,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.nio.ByteOrder;
 import java.util.HashSet;
@@ -33,6 +34,7 @@ final class SockDiag {
   private static final int NLMSG_DONE = 3;
   private static final int TCP_LISTEN = 10;
   private static final int REQUEST_SIZE = 16 + 56; // nlmsghdr + inet_diag_req_v2
+  private static final ValueLayout.OfShort NETWORK_SHORT = JAVA_SHORT.withOrder(ByteOrder.BIG_ENDIAN);
   private static final Linker LINKER = Linker.nativeLinker();
   private static final MethodHandle SOCKET = fn("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
   private static final MethodHandle SENDTO = fn("sendto", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
@@ -87,8 +89,7 @@ final class SockDiag {
         if (type == NLMSG_ERROR) throw new IllegalStateException("netlink error " + buf.get(JAVA_INT, off + 16));
         if (type == SOCK_DIAG_BY_FAMILY) {
           long msg = off + 16; // inet_diag_msg: family, state, timer, retrans, sockid (sport big-endian first), ...
-          int sport = Short.toUnsignedInt(Short.reverseBytes(buf.get(JAVA_SHORT, msg + 4)));
-          if (ByteOrder.nativeOrder() == ByteOrder.BIG_ENDIAN) sport = Short.toUnsignedInt(buf.get(JAVA_SHORT, msg + 4));
+          int sport = Short.toUnsignedInt(buf.get(NETWORK_SHORT, msg + 4));
           if (sport == port && reachesLoopback(buf, msg + 8, family)) inodes.add(Integer.toUnsignedLong(buf.get(JAVA_INT, msg + 68)));
         }
         off += (len + 3) & ~3;

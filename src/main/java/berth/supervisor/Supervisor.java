@@ -373,7 +373,6 @@ public final class Supervisor {
     finish(instance, exit);
   }
 
-  /** How the instance ended, in words: an OOM kill is named as such, not as "killed by signal 9". */
   /** " python3 app.py" for a pid, from /proc, for messages. */
   private static String describe(int pid) {
     try {
@@ -384,6 +383,7 @@ public final class Supervisor {
     }
   }
 
+  /** How the instance ended, in words: an OOM kill is named as such, not as "killed by signal 9". */
   private static String reason(Instance instance, Exit exit) {
     Tree tree = instance.tree;
     if (tree != null && tree.oomKills() > 0) {

@@ -48,11 +48,11 @@ final class Session {
     return out;
   }
 
-  /** Sends {@code signal} to the session's process group and to every member; returns how many members there were. */
-  static int signal(int sid, int signal) {
+  /** Sends {@code signal} to the session's process group and to every member; returns the members. */
+  static List<Integer> signal(int sid, int signal) {
     Posix.kill(-sid, signal);
     List<Integer> members = members(sid);
     for (int pid : members) Posix.kill(pid, signal);
-    return members.size();
+    return members;
   }
 }

@@ -430,8 +430,8 @@ public final class Supervisor {
 
   /** Each process of the tree once, and the leader by pid if it is not (yet) in the tree. */
   private static void signal(Instance instance, Tree tree, int signal) {
-    if (!instance.leaderExit.isDone() && !tree.members().contains(instance.pid())) Posix.kill(instance.pid(), signal);
-    tree.signalAll(signal);
+    List<Integer> signalled = tree.signalAll(signal);
+    if (!instance.leaderExit.isDone() && !signalled.contains(instance.pid())) Posix.kill(instance.pid(), signal);
   }
 
   /** Waits until the leader has exited and the tree is empty; false at the deadline. */

@@ -19,8 +19,8 @@ sealed interface Tree permits Tree.OfCgroup, Tree.OfSession {
 
   List<Integer> members();
 
-  /** Sends {@code signal} to every member. */
-  void signalAll(int signal);
+  /** Sends {@code signal} to every member; returns the members it signalled. */
+  List<Integer> signalAll(int signal);
 
   /** SIGKILL to every member. */
   void killAll();
@@ -56,8 +56,10 @@ sealed interface Tree permits Tree.OfCgroup, Tree.OfSession {
     }
 
     @Override
-    public void signalAll(int signal) {
-      for (int pid : cgroup.pids()) Posix.kill(pid, signal);
+    public List<Integer> signalAll(int signal) {
+      List<Integer> pids = cgroup.pids();
+      for (int pid : pids) Posix.kill(pid, signal);
+      return pids;
     }
 
     @Override
@@ -118,8 +120,8 @@ sealed interface Tree permits Tree.OfCgroup, Tree.OfSession {
     }
 
     @Override
-    public void signalAll(int signal) {
-      if (sid > 0) Session.signal(sid, signal);
+    public List<Integer> signalAll(int signal) {
+      return sid > 0 ? Session.signal(sid, signal) : List.of();
     }
 
     @Override

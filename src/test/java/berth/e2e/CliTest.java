@@ -2,9 +2,9 @@ package berth.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import berth.testing.BerthProcess;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -15,10 +15,7 @@ class CliTest {
   @TempDir Path dir;
 
   private Result berth(String... args) throws Exception {
-    String java = ProcessHandle.current().info().command().orElseThrow();
-    List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), "berth.Main"));
-    cmd.addAll(List.of(args));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    Process p = new ProcessBuilder(BerthProcess.commandLine(List.of(), args)).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes());
     assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
     return new Result(p.exitValue(), out);

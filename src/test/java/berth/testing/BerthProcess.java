@@ -29,14 +29,21 @@ public final class BerthProcess implements AutoCloseable {
     this.adminPort = adminPort;
   }
 
-  /** Starts {@code serve} with the apps file {@code apps} and the given JVM options; waits until it listens. */
-  public static BerthProcess start(Path dir, Path apps, List<String> jvmOptions, String... serveArgs) throws IOException {
+  /** {@code berth ARGS...} as a command line: the tests' JDK and classpath, with {@code jvmOptions}. */
+  public static List<String> commandLine(List<String> jvmOptions, String... args) {
     String java = ProcessHandle.current().info().command().orElseThrow();
     List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED"));
     cmd.addAll(jvmOptions);
-    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "berth.Main", "serve",
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "berth.Main"));
+    cmd.addAll(List.of(args));
+    return cmd;
+  }
+
+  /** Starts {@code serve} with the apps file {@code apps} and the given JVM options; waits until it listens. */
+  public static BerthProcess start(Path dir, Path apps, List<String> jvmOptions, String... serveArgs) throws IOException {
+    List<String> cmd = commandLine(jvmOptions, "serve",
         "--apps", apps.toString(), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
-        "--data", dir.resolve("data").toString(), "--ports", "22000-22999"));
+        "--data", dir.resolve("data").toString(), "--ports", "22000-22999");
     cmd.addAll(List.of("--cgroup", "berth-test-" + ProcessHandle.current().pid() + "-sub"));
     cmd.addAll(List.of(serveArgs));
     Path output = dir.resolve("berth.out");

@@ -20,17 +20,18 @@ import org.junit.jupiter.api.Test;
  */
 class ArchitectureTest {
   /** package → the berth packages it may import. The root package (Berth, Main) may import everything. */
-  private static final Map<String, Set<String>> ALLOWED = Map.of(
-      "config", Set.of(),
-      "apps", Set.of("config"),
-      "logs", Set.of(),
-      "supervisor", Set.of("apps", "cgroup", "config", "logs", "users"),
-      "users", Set.of(),
-      "cgroup", Set.of(),
-      "pool", Set.of("apps", "config", "logs", "supervisor"),
-      "router", Set.of("apps", "config", "pool", "supervisor"),
-      "admin", Set.of("config", "pool", "supervisor"),
-      "cli", Set.of("root", "apps", "config"));
+  private static final Map<String, Set<String>> ALLOWED = Map.ofEntries(
+      Map.entry("config", Set.of()),
+      Map.entry("apps", Set.of("config")),
+      Map.entry("logs", Set.of()),
+      Map.entry("supervisor", Set.of("apps", "cgroup", "config", "logs", "users")),
+      Map.entry("users", Set.of()),
+      Map.entry("cgroup", Set.of()),
+      Map.entry("pool", Set.of("apps", "config", "logs", "supervisor")),
+      Map.entry("router", Set.of("apps", "config", "pool", "supervisor")),
+      Map.entry("store", Set.of("apps", "config")),
+      Map.entry("admin", Set.of("apps", "config", "logs", "pool", "store", "supervisor")),
+      Map.entry("cli", Set.of("root", "apps", "config")));
   private static final Pattern IMPORT = Pattern.compile("^import (?:static )?berth\\.(\\w+)\\.?", Pattern.MULTILINE);
 
   @Test

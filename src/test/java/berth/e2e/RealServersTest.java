@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import berth.cgroup.CgroupSystem;
 import berth.testing.BerthFixture;
+import berth.testing.TestPorts;
 import berth.testing.Http;
 import berth.testing.Procs;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -137,9 +138,9 @@ class RealServersTest {
         stop_timeout = "5s"
         start_timeout = "20s"
         %s""".formatted(app, app, keys),
-        // not the fixture's 21000-21999: other Berth tests may run at the same time on this machine, and an app
+        // not the fixture's range: other Berth tests may run at the same time in this JVM's machine, and an app
         // of theirs on "our" port makes Berth refuse to route (rightly)
-        Map.of("ports", "23000-23999"));
+        Map.of("ports", TestPorts.range(2)));
 
     Set<Long> first = cycle(app, 1, processes, server, signalStops, afterStop);
     Set<Long> second = cycle(app, 2, processes, server, signalStops, afterStop);

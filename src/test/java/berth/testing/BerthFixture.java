@@ -41,7 +41,7 @@ public final class BerthFixture implements AutoCloseable {
     flags.put("listen", "127.0.0.1:0");
     flags.put("admin", "127.0.0.1:0");
     flags.put("data", dir.resolve("data").toString());
-    flags.put("ports", "21000-21999");
+    flags.put("ports", TestPorts.range(0));
     flags.put("drain_timeout", "5s");
     flags.put("cgroup", "berth-test-" + ProcessHandle.current().pid());
     flags.putArray("apps").add(dir.resolve("apps.toml").toString());

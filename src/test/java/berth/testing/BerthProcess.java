@@ -43,7 +43,7 @@ public final class BerthProcess implements AutoCloseable {
   public static BerthProcess start(Path dir, Path apps, List<String> jvmOptions, String... serveArgs) throws IOException {
     List<String> cmd = commandLine(jvmOptions, "serve",
         "--apps", apps.toString(), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
-        "--data", dir.resolve("data").toString(), "--ports", "22000-22999");
+        "--data", dir.resolve("data").toString(), "--ports", TestPorts.range(1));
     cmd.addAll(List.of("--cgroup", "berth-test-" + ProcessHandle.current().pid() + "-sub"));
     cmd.addAll(List.of(serveArgs));
     Path output = dir.resolve("berth.out");

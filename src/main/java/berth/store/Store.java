@@ -1,0 +1,57 @@
+package berth.store;
+
+import berth.apps.App;
+import berth.apps.Catalog;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * Where apps live: a database (SQLite in the data directory by default, PostgreSQL when the node config names a
+ * JDBC URL). Every write is one transaction; each stored app carries a version that grows on every write to it,
+ * and the store as a whole a revision that grows on every write to any app.
+ *
+ * <p>Thread-safe. Writes are checked against the versions a writer last read (optimistic concurrency), and
+ * against domains owned by other apps, inside the transaction: two writers cannot silently overwrite each other.
+ */
+public interface Store extends AutoCloseable {
+
+  /** An app as stored, with its version (1 on create, +1 on every replace). */
+  record Stored(App app, long version) {}
+
+  /** All apps, by name. */
+  List<Stored> list();
+
+  Optional<Stored> get(String name);
+
+  /** Creates {@code app}; throws {@link StoreException.Conflict} if the name or one of its domains is taken. */
+  Stored create(App app);
+
+  /**
+   * Replaces the app of the same name if its version is still {@code expectedVersion} (any version when it is
+   * negative); throws {@link StoreException.NotFound}, {@link StoreException.VersionMismatch} or
+   * {@link StoreException.Conflict} (a domain of another app).
+   */
+  Stored replace(App app, long expectedVersion);
+
+  /** Deletes the app if its version is still {@code expectedVersion} (any when negative). */
+  void delete(String name, long expectedVersion);
+
+  /**
+   * Creates or replaces every app of {@code apps} in one transaction (apps not named are left alone; a domain
+   * may move between apps named in the same call). Returns the stored versions.
+   */
+  List<Stored> upsertAll(List<App> apps);
+
+  /** All apps as one snapshot; its version is the store's revision. */
+  Catalog catalog();
+
+  /** Called after every committed write on this node, with the catalog as of that write. */
+  void onChange(Consumer<Catalog> listener);
+
+  /** What the store is, for logs and the status endpoint, e.g. {@code sqlite /var/berth/berth.db}. */
+  String describe();
+
+  @Override
+  void close();
+}

@@ -43,10 +43,10 @@ public final class Berth implements AutoCloseable {
 
   private Berth(NodeConfig config, Catalog catalog) {
     this.config = config;
-    Transport transport = Transport.EPOLL.available() ? Transport.EPOLL : Transport.NIO;
+    // Vert.x serves only the admin listener; the router has its own Netty event loops
     this.vertx = Vertx.builder()
-        .with(new VertxOptions().setEventLoopPoolSize(config.eventLoops()).setWorkerPoolSize(4))
-        .withTransport(transport)
+        .with(new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(2))
+        .withTransport(Transport.EPOLL.available() ? Transport.EPOLL : Transport.NIO)
         .build();
     StringBuilder whyNot = new StringBuilder();
     this.cgroups = config.cgroup().equals("off") ? Optional.empty() : CgroupSystem.open(config.cgroup(), whyNot);
@@ -61,11 +61,11 @@ public final class Berth implements AutoCloseable {
     int leftovers = supervisor.stopLeftovers(catalog::app);
     if (leftovers > 0) LOG.warn("stopped {} instance(s) left running by an earlier run of Berth", leftovers);
     this.pool = new Pool(supervisor, config.dataDir().resolve("logs"), Clock.systemUTC());
-    this.router = new Router(vertx, pool);
+    this.router = new Router(pool, config.eventLoops());
     this.admin = new AdminServer(vertx, pool);
     pool.update(catalog);
     router.update(catalog);
-    LOG.info("{} apps, transport {}, data in {}", catalog.apps().size(), transport.name(), config.dataDir().toAbsolutePath());
+    LOG.info("{} apps, transport {}, data in {}", catalog.apps().size(), router.transport(), config.dataDir().toAbsolutePath());
   }
 
   /** Loads the apps, binds both listeners and returns a running Berth; throws if anything is wrong. */
@@ -78,11 +78,15 @@ public final class Berth implements AutoCloseable {
     }
     Berth berth = new Berth(config, catalog);
     try {
-      berth.port = await(berth.router.listen(config.listen(), config.eventLoops()));
+      berth.port = berth.router.listen(config.listen());
       berth.adminPort = await(berth.admin.listen(config.admin()));
     } catch (RuntimeException e) {
       berth.close();
       throw e;
+    } catch (InterruptedException e) {
+      berth.close();
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while binding " + config.listen(), e);
     }
     LOG.info("router listening on {}:{}, admin on {}:{}", config.listen().host(), berth.port, config.admin().host(), berth.adminPort);
     return berth;
@@ -109,11 +113,13 @@ public final class Berth implements AutoCloseable {
     if (stopped != null) return stopped;
     Duration drain = config.drainTimeout();
     LOG.info("stopping: draining requests for up to {} ms, then stopping instances", drain.toMillis());
-    Future<Void> servers = Future.all(router.shutdown(drain), admin.shutdown(Duration.ZERO)).mapEmpty();
+    CompletableFuture<Void> clients = router.shutdown(drain);
+    CompletableFuture<Void> adminStopped = admin.shutdown(Duration.ZERO).toCompletionStage().toCompletableFuture();
     stopped = pool.shutdown(drain)
-        .thenCompose(v -> servers.toCompletionStage().exceptionally(e -> null))
+        .thenCompose(v -> CompletableFuture.allOf(clients, adminStopped).exceptionally(e -> null))
         .thenCompose(v -> vertx.close().toCompletionStage())
         .whenComplete((v, e) -> {
+          router.close();
           pool.close();
           cgroups.ifPresent(CgroupSystem::close);
           LOG.info("stopped");

@@ -2,8 +2,13 @@ package berth.router;
 
 import berth.pool.Unavailable;
 import berth.supervisor.StartFailure;
-import io.vertx.core.http.HttpHeaders;
-import io.vertx.core.http.HttpServerResponse;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /**
@@ -13,27 +18,41 @@ import java.util.List;
 final class ErrorPages {
   private ErrorPages() {}
 
-  static void notFound(HttpServerResponse response, String host) {
-    send(response, 404, "No app here", "Berth has no app for the host <code>" + esc(host == null ? "(none)" : host) + "</code>.", null);
+  static FullHttpResponse badRequest(int status, String why) {
+    String title = switch (status) {
+      case 414 -> "URI too long";
+      case 431 -> "Request header fields too large";
+      default -> "Bad request";
+    };
+    return page(status, title, "Berth could not accept this request: " + esc(why) + ".", null);
   }
 
-  static void badGateway(HttpServerResponse response, String app, String why) {
-    send(response, 502, "Bad gateway", "The app <code>" + esc(app) + "</code> " + esc(why) + ".", null);
+  static FullHttpResponse notFound(String host) {
+    return page(404, "No app here", "Berth has no app for the host <code>" + esc(host == null ? "(none)" : host) + "</code>.", null);
   }
 
-  static void unavailable(HttpServerResponse response, Unavailable u) {
-    response.putHeader(HttpHeaders.RETRY_AFTER, Long.toString(Math.max(1, (u.retryAfter().toMillis() + 999) / 1000)));
+  static FullHttpResponse badGateway(String app, String why) {
+    return page(502, "Bad gateway", "The app <code>" + esc(app) + "</code> " + esc(why) + ".", null);
+  }
+
+  static FullHttpResponse unavailable(Unavailable u) {
     String app = "<code>" + esc(u.app()) + "</code>";
-    switch (u.reason()) {
-      case Unavailable.StartFailed(StartFailure f, var retryIn) -> send(response, 503, "App did not start",
+    FullHttpResponse page = switch (u.reason()) {
+      case Unavailable.StartFailed(StartFailure f, var retryIn) -> page(503, "App did not start",
           "The app " + app + " could not be started.", failure(f));
-      case Unavailable.BackingOff(StartFailure f, var retryIn) -> send(response, 503, "App failing",
-          "The app " + app + " keeps failing; Berth will start it again in " + Math.max(1, (retryIn.toMillis() + 999) / 1000) + " s.",
+      case Unavailable.BackingOff(StartFailure f, var retryIn) -> page(503, "App failing",
+          "The app " + app + " keeps failing; Berth will start it again in " + seconds(retryIn.toMillis()) + " s.",
           f == null ? null : failure(f));
-      case Unavailable.QueueFull(int limit) -> send(response, 503, "App busy",
+      case Unavailable.QueueFull(int limit) -> page(503, "App busy",
           "The app " + app + " is starting and " + limit + " requests already wait for it. Try again shortly.", null);
-      case Unavailable.Closing(String why) -> send(response, 503, "App unavailable", "The app " + app + " is unavailable: " + esc(why) + ".", null);
-    }
+      case Unavailable.Closing(String why) -> page(503, "App unavailable", "The app " + app + " is unavailable: " + esc(why) + ".", null);
+    };
+    page.headers().set(HttpHeaderNames.RETRY_AFTER, seconds(u.retryAfter().toMillis()));
+    return page;
+  }
+
+  private static long seconds(long millis) {
+    return Math.max(1, (millis + 999) / 1000);
   }
 
   private static String failure(StartFailure f) {
@@ -48,17 +67,20 @@ final class ErrorPages {
     return sb.append("</pre>").toString();
   }
 
-  private static void send(HttpServerResponse response, int status, String title, String message, String detail) {
-    if (response.headWritten() || response.closed()) return;
+  private static FullHttpResponse page(int status, String title, String message, String detail) {
     String body = "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + status + " " + esc(title) + "</title>"
         + "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:50em;margin:3em auto;padding:0 1em;color:#222}"
         + "pre{background:#f4f4f4;padding:1em;overflow:auto;font-size:13px}</style></head><body>"
         + "<h1>" + status + " " + esc(title) + "</h1><p>" + message + "</p>" + (detail == null ? "" : detail)
         + "<hr><small>Berth</small></body></html>\n";
-    response.setStatusCode(status)
-        .putHeader(HttpHeaders.CONTENT_TYPE, "text/html; charset=utf-8")
-        .putHeader(HttpHeaders.CACHE_CONTROL, "no-store")
-        .end(body);
+    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+    FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status),
+        Unpooled.wrappedBuffer(bytes));
+    response.headers()
+        .set(HttpHeaderNames.CONTENT_TYPE, "text/html; charset=utf-8")
+        .set(HttpHeaderNames.CACHE_CONTROL, "no-store")
+        .setInt(HttpHeaderNames.CONTENT_LENGTH, bytes.length);
+    return response;
   }
 
   static String esc(String s) {

@@ -3,37 +3,67 @@ package berth.router;
 import berth.apps.Catalog;
 import berth.config.HostPort;
 import berth.pool.Pool;
-import io.vertx.core.DeploymentOptions;
-import io.vertx.core.Future;
-import io.vertx.core.VerticleBase;
-import io.vertx.core.Vertx;
-import io.vertx.core.http.HttpClient;
-import io.vertx.core.http.HttpClientOptions;
-import io.vertx.core.http.HttpServer;
-import io.vertx.core.http.HttpServerOptions;
-import io.vertx.core.http.PoolOptions;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollChannelOption;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.FastThreadLocal;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
- * The HTTP front: one {@link HttpServer} and one app-side {@link HttpClient} per event loop, all sharing the
- * listen socket (Vert.x spreads accepted connections over them). A client connection and the app connections
- * it uses stay on one event loop, so the proxy path never hops threads.
+ * The HTTP front, on Netty directly: a few event loops, each accepting client connections (with epoll, one listen
+ * socket per loop on the same port, SO_REUSEPORT, so the kernel spreads connections) and holding the app
+ * connections those clients use. A client connection and its app connections stay on one loop: the proxy path
+ * never hops threads or takes a lock.
  *
  * <p>The route table is an immutable snapshot in a volatile field: {@link #update} builds the new one and swaps
- * it whole; requests in flight keep the one they looked up.
+ * it whole; a request uses the one it looked up.
  */
 public final class Router {
-  private final Vertx vertx;
-  private final Pool pool;
-  private final List<HttpServer> servers = new CopyOnWriteArrayList<>();
-  private volatile RouteTable routes = RouteTable.EMPTY;
-  private int port;
+  /** A client connection with no exchange for this long is closed. */
+  private static final int KEEP_ALIVE_IDLE_SECONDS = 75;
 
-  public Router(Vertx vertx, Pool pool) {
-    this.vertx = vertx;
+  private final Pool pool;
+  private final EventLoopGroup loops;
+  private final boolean epoll;
+  private final Class<? extends ServerChannel> serverChannel;
+  private final ChannelGroup clients = new DefaultChannelGroup("berth-clients", GlobalEventExecutor.INSTANCE);
+  private final List<Channel> listeners = new ArrayList<>();
+  private final FastThreadLocal<AppConnections> connections = new FastThreadLocal<>();
+  private volatile RouteTable routes = RouteTable.EMPTY;
+  private volatile boolean draining;
+
+  public Router(Pool pool, int eventLoops) {
     this.pool = pool;
+    this.epoll = Epoll.isAvailable();
+    IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+    this.loops = new MultiThreadIoEventLoopGroup(eventLoops, new DefaultThreadFactory("berth-router", true), io);
+    this.serverChannel = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
   }
 
   public void update(Catalog catalog) {
@@ -44,56 +74,91 @@ public final class Router {
     return routes;
   }
 
-  /** Listens on {@code address} with {@code eventLoops} servers; completes with the bound port. */
-  public Future<Integer> listen(HostPort address, int eventLoops) {
-    // servers on the same address share one listen socket; for "any free port" Vert.x shares a random port
-    // between servers that ask for the same negative port
-    int listenPort = address.port() == 0 ? -1 : address.port();
-    return vertx.deployVerticle(() -> new Frontend(address.host(), listenPort), new DeploymentOptions().setInstances(eventLoops))
-        .map(id -> port);
+  Pool pool() {
+    return pool;
   }
 
-  /** Stops accepting connections; in-flight exchanges get up to {@code grace} to finish. */
-  public Future<Void> shutdown(Duration grace) {
-    return Future.all(servers.stream().map(s -> s.shutdown(grace)).toList()).mapEmpty();
+  boolean draining() {
+    return draining;
   }
 
-  public int port() {
+  /** "epoll" or "nio". */
+  public String transport() {
+    return epoll ? "epoll" : "nio";
+  }
+
+  /** Binds {@code address} (one socket per event loop with epoll); returns the bound port. */
+  public int listen(HostPort address) throws InterruptedException {
+    int port = address.port();
+    List<EventLoopGroup> acceptors = new ArrayList<>();
+    if (epoll) loops.forEach(e -> acceptors.add((EventLoop) e));
+    else acceptors.add(loops);
+    for (EventLoopGroup group : acceptors) {
+      ServerBootstrap b = new ServerBootstrap()
+          .group(group, group)
+          .channel(serverChannel)
+          .option(ChannelOption.SO_BACKLOG, 4096)
+          .option(ChannelOption.SO_REUSEADDR, true)
+          .childOption(ChannelOption.TCP_NODELAY, true)
+          .childHandler(new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(Channel ch) {
+              clients.add(ch);
+              ch.pipeline().addLast(
+                  new IdleStateHandler(0, 0, KEEP_ALIVE_IDLE_SECONDS, TimeUnit.SECONDS),
+                  new HttpServerCodec(new HttpDecoderConfig()
+                      .setMaxInitialLineLength(8192)
+                      .setMaxHeaderSize(32 * 1024)
+                      .setStrictLineParsing(true)),
+                  new Front(Router.this, connections(ch.eventLoop())));
+            }
+          });
+      if (epoll) b.option(EpollChannelOption.SO_REUSEPORT, true);
+      Channel listener = b.bind(address.host(), port).sync().channel();
+      listeners.add(listener);
+      port = ((InetSocketAddress) listener.localAddress()).getPort(); // the others bind the same port
+    }
     return port;
   }
 
-  /** One event loop's server and client. */
-  private final class Frontend extends VerticleBase {
-    private final String host;
-    private final int listenPort;
-
-    Frontend(String host, int listenPort) {
-      this.host = host;
-      this.listenPort = listenPort;
+  private AppConnections connections(EventLoop loop) {
+    AppConnections c = connections.get();
+    if (c == null) {
+      c = new AppConnections(loop, epoll ? EpollSocketChannel.class : NioSocketChannel.class);
+      connections.set(c);
     }
+    return c;
+  }
 
-    @Override
-    public Future<?> start() {
-      HttpClient client = vertx.createHttpClient(
-          new HttpClientOptions()
-              .setKeepAlive(true)
-              .setKeepAliveTimeout(30)
-              .setTcpNoDelay(true)
-              .setConnectTimeout(5000)
-              .setDecompressionSupported(false)
-              .setMaxHeaderSize(64 * 1024),
-          new PoolOptions().setHttp1MaxSize(1024).setMaxWaitQueueSize(-1));
-      HttpServer server = vertx.createHttpServer(
-          new HttpServerOptions()
-              .setTcpNoDelay(true)
-              .setCompressionSupported(false)
-              .setStrictThreadMode(true)
-              .setHandle100ContinueAutomatically(false)
-              .setIdleTimeout(75)
-              .setReuseAddress(true));
-      server.requestHandler(new ProxyHandler(() -> routes, pool, client));
-      servers.add(server);
-      return server.listen(listenPort, host).onSuccess(s -> port = s.actualPort());
+  /**
+   * Stops accepting connections; idle client connections close now, the others after their current exchange.
+   * Completes when all are closed, or after {@code grace} (when the rest are closed).
+   */
+  public CompletableFuture<Void> shutdown(Duration grace) {
+    draining = true;
+    listeners.forEach(Channel::close);
+    for (Channel ch : clients) {
+      ch.eventLoop().execute(() -> {
+        Front front = ch.pipeline().get(Front.class);
+        if (front != null) front.closeIfIdle();
+      });
     }
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    long deadline = System.nanoTime() + grace.toNanos();
+    Thread.ofVirtual().name("berth-router-drain").start(() -> {
+      try {
+        while (!clients.isEmpty() && System.nanoTime() < deadline) Thread.sleep(10);
+        clients.close().await(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      done.complete(null);
+    });
+    return done;
+  }
+
+  /** Stops the event loops (after {@link #shutdown}). */
+  public void close() {
+    loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
   }
 }

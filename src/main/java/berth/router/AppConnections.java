@@ -1,0 +1,138 @@
+package berth.router;
+
+import berth.supervisor.Instance;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.AttributeKey;
+import io.netty.util.ReferenceCountUtil;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One event loop's keep-alive connections to app instances. Confined to that loop's thread: a client connection
+ * and the app connections it uses live on the same loop, so the data path takes no lock and never hops threads.
+ *
+ * <p>Idle connections are kept per {@link Instance} (not per address: a port reused by a later instance is never
+ * served a connection of the earlier one), most recently used first, and closed after {@link #IDLE_SECONDS}
+ * or as soon as the app closes them.
+ */
+final class AppConnections {
+  static final int IDLE_SECONDS = 30;
+  private static final AttributeKey<Instance> INSTANCE = AttributeKey.valueOf("berth.instance");
+  private static final int CONNECT_TIMEOUT_MS = 5000;
+
+  private final Bootstrap bootstrap;
+  private final Map<Instance, ArrayDeque<Channel>> idle = new HashMap<>();
+
+  AppConnections(EventLoop loop, Class<? extends Channel> channelClass) {
+    this.bootstrap = new Bootstrap()
+        .group(loop)
+        .channel(channelClass)
+        .option(ChannelOption.TCP_NODELAY, true)
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, CONNECT_TIMEOUT_MS)
+        .handler(new ChannelInitializer<>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            ch.pipeline().addLast(
+                new IdleStateHandler(0, 0, IDLE_SECONDS, TimeUnit.SECONDS),
+                new HttpClientCodec(new HttpDecoderConfig().setMaxHeaderSize(64 * 1024), false, false),
+                new Back());
+          }
+        });
+  }
+
+  /** A pooled connection to {@code instance}, or null. */
+  Channel take(Instance instance) {
+    ArrayDeque<Channel> q = idle.get(instance);
+    if (q == null) return null;
+    Channel ch;
+    while ((ch = q.pollFirst()) != null) {
+      if (ch.isActive()) break;
+    }
+    if (q.isEmpty()) idle.remove(instance);
+    return ch;
+  }
+
+  ChannelFuture connect(Instance instance) {
+    ChannelFuture f = bootstrap.connect(instance.address());
+    f.channel().attr(INSTANCE).set(instance);
+    return f;
+  }
+
+  /** Keeps {@code ch}, whose exchange ended cleanly, for the next request to the same instance. */
+  void give(Channel ch) {
+    Back back = ch.pipeline().get(Back.class);
+    back.exchange = null;
+    Instance instance = ch.attr(INSTANCE).get();
+    idle.computeIfAbsent(instance, i -> new ArrayDeque<>(4)).addFirst(ch);
+  }
+
+  private void forget(Channel ch) {
+    Instance instance = ch.attr(INSTANCE).get();
+    ArrayDeque<Channel> q = instance == null ? null : idle.get(instance);
+    if (q != null && q.remove(ch) && q.isEmpty()) idle.remove(instance);
+  }
+
+  static void attach(Channel ch, Exchange exchange) {
+    ch.pipeline().get(Back.class).exchange = exchange;
+  }
+
+  /** The app side of one connection: hands what the app sends to the exchange using the connection. */
+  private final class Back extends ChannelInboundHandlerAdapter {
+    Exchange exchange;
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (exchange != null) {
+        exchange.fromApp(msg);
+      } else {
+        // an idle connection has nothing to say; if the app says something anyway, the connection is not usable
+        ReferenceCountUtil.release(msg);
+        ctx.close();
+      }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+      if (exchange != null) exchange.flushToClient();
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+      if (exchange != null) exchange.appWritabilityChanged();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      if (exchange != null) {
+        Exchange e = exchange;
+        exchange = null;
+        e.appClosed();
+      } else {
+        forget(ctx.channel());
+      }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+      if (evt instanceof IdleStateEvent && exchange == null) ctx.close();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      ctx.close(); // channelInactive follows and tells the exchange
+    }
+  }
+}

@@ -1,0 +1,195 @@
+package berth.router;
+
+import berth.pool.AppPool;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.ReferenceCountUtil;
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One client connection: turns what the client sends into {@link Exchange}s, one at a time and in order, and
+ * answers itself what no app should see (malformed requests, unknown hosts).
+ *
+ * <p>HTTP/1.1 lets a client send its next request before the answer to the last one (pipelining): messages that
+ * arrive while an exchange is answering are queued, a few at most (then reading stops), and run after it.
+ */
+final class Front extends ChannelInboundHandlerAdapter {
+  private static final Logger LOG = LoggerFactory.getLogger(Front.class);
+  /** Pipelined messages held while an exchange answers; beyond it the client's connection is not read. */
+  private static final int MAX_QUEUED = 8;
+
+  private final Router router;
+  private final AppConnections connections;
+  private ChannelHandlerContext ctx;
+  private Exchange current;
+  private final ArrayDeque<Object> queued = new ArrayDeque<>(2);
+  private boolean closing;
+  private String remoteIp = "unknown";
+  private String localPort = "";
+
+  Front(Router router, AppConnections connections) {
+    this.router = router;
+    this.connections = connections;
+  }
+
+  @Override
+  public void channelActive(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+    if (ctx.channel().remoteAddress() instanceof InetSocketAddress remote) remoteIp = remote.getAddress().getHostAddress();
+    if (ctx.channel().localAddress() instanceof InetSocketAddress local) localPort = Integer.toString(local.getPort());
+    ctx.fireChannelActive();
+  }
+
+  String remoteIp() {
+    return remoteIp;
+  }
+
+  String localPort() {
+    return localPort;
+  }
+
+  boolean draining() {
+    return router.draining();
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (closing) {
+      ReferenceCountUtil.release(msg);
+    } else if (busy() || !queued.isEmpty()) {
+      queued.add(msg);
+      updateReading();
+    } else {
+      dispatch(msg);
+    }
+  }
+
+  /** The current exchange has its whole request: what arrives now belongs to the next one. */
+  private boolean busy() {
+    return current != null && current.requestRead;
+  }
+
+  private void dispatch(Object msg) {
+    if (msg instanceof HttpRequest request) {
+      begin(request);
+    } else if (msg instanceof HttpContent content) {
+      if (current != null) current.fromClient(content);
+      else content.release(); // the body of a request answered here
+    } else {
+      ReferenceCountUtil.release(msg);
+    }
+  }
+
+  /** Route: Host (port ignored) to app, then an exchange with it; or Berth's own answer. */
+  private void begin(HttpRequest request) {
+    if (request.decoderResult().isFailure()) {
+      Throwable cause = request.decoderResult().cause();
+      int status = cause instanceof TooLongHttpLineException ? 414 : cause instanceof TooLongHttpHeaderException ? 431 : 400;
+      ReferenceCountUtil.release(request);
+      answer(ErrorPages.badRequest(status, String.valueOf(cause.getMessage())), true);
+      return;
+    }
+    String host = request.headers().get(HttpHeaderNames.HOST);
+    boolean hasBody = HttpUtil.isTransferEncodingChunked(request) || HttpUtil.getContentLength(request, 0L) > 0;
+    if (host == null && !request.protocolVersion().equals(HttpVersion.HTTP_1_0)) {
+      answer(ErrorPages.badRequest(400, "an HTTP/1.1 request must have a Host header"), true);
+      return;
+    }
+    String appName = router.routes().lookup(host);
+    AppPool pool = appName == null ? null : router.pool().get(appName);
+    if (pool == null) {
+      answer(ErrorPages.notFound(host), hasBody || !HttpUtil.isKeepAlive(request));
+      return;
+    }
+    current = new Exchange(this, ctx.channel(), connections, request, appName);
+    current.begin(pool);
+  }
+
+  /** Berth's own answer to the current request; then the next request, or the close. */
+  void answer(FullHttpResponse page, boolean close) {
+    current = null;
+    if (close || router.draining()) {
+      page.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+      closing = true;
+      ctx.writeAndFlush(page).addListener(ChannelFutureListener.CLOSE);
+      return;
+    }
+    ctx.writeAndFlush(page);
+    next();
+  }
+
+  /** The current exchange has ended; the app's answer is written (not yet flushed). */
+  void exchangeDone(boolean close) {
+    current = null;
+    if (close || router.draining()) {
+      closing = true;
+      ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+      return;
+    }
+    ctx.flush();
+    next();
+  }
+
+  private void next() {
+    while (!closing && !busy() && !queued.isEmpty()) dispatch(queued.poll());
+    updateReading();
+  }
+
+  /** Reads the client only while what it sends has somewhere to go. */
+  void updateReading() {
+    boolean want = !closing && queued.size() < MAX_QUEUED && (current == null || current.requestRead || current.wantsClientData());
+    if (ctx.channel().config().isAutoRead() != want) ctx.channel().config().setAutoRead(want);
+  }
+
+  @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    if (current != null) current.flushToApp();
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    if (current != null) current.clientWritabilityChanged();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    closing = true;
+    if (current != null) {
+      current.clientClosed();
+      current = null;
+    }
+    queued.forEach(ReferenceCountUtil::release);
+    queued.clear();
+  }
+
+  /** Closes the connection if no exchange is under way (keep-alive idle, or Berth draining). */
+  void closeIfIdle() {
+    if (current == null && queued.isEmpty()) ctx.close();
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof IdleStateEvent) closeIfIdle();
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    LOG.debug("client connection {}: {}", ctx.channel().remoteAddress(), cause.toString());
+    ctx.close();
+  }
+}

@@ -22,6 +22,7 @@ Endpoints:
   GET  /read?path=P       JSON: whether this process can read file P
   GET  /signal?pid=N      JSON: whether this process may signal pid N (signal 0)
   GET  /fork?n=N          tries to fork N children that sleep 30 s; answers how many forks succeeded
+  GET  /count             JSON: how many requests (even bad ones) this process has read, not counting /count
 """
 import json
 import os
@@ -33,12 +34,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 GRANDCHILD_PID = None
+REQUEST_LINES = 0
 CHUNK = 256 * 1024
 BLOCK = bytes(range(256)) * (CHUNK // 256)
 
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def parse_request(self):
+        global REQUEST_LINES
+        ok = super().parse_request()
+        if not (ok and self.path == "/count"):
+            REQUEST_LINES += 1
+        return ok
 
     def log_message(self, fmt, *args):
         print("request %s" % (fmt % args), flush=True)
@@ -80,6 +89,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         url = urlparse(self.path)
         q = parse_qs(url.query)
+        if url.path == "/count":
+            return self.reply({"requests": REQUEST_LINES})
         if url.path == "/pids":
             return self.reply({"pid": os.getpid(), "grandchild": GRANDCHILD_PID})
         if url.path == "/download":

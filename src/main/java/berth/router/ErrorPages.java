@@ -22,6 +22,7 @@ final class ErrorPages {
     String title = switch (status) {
       case 414 -> "URI too long";
       case 431 -> "Request header fields too large";
+      case 505 -> "HTTP version not supported";
       default -> "Bad request";
     };
     return page(status, title, "Berth could not accept this request: " + esc(why) + ".", null);

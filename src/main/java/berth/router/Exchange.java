@@ -58,6 +58,8 @@ final class Exchange {
   private int earlyBytes;
   /** The client's whole request has arrived (its last content). */
   boolean requestRead;
+  private boolean headSent;
+  private final boolean expectContinue;
   private boolean requestSent;
   private boolean responseStarted;
   /** The app sent a 1xx head: the empty last content that follows it does not end the response. */
@@ -75,6 +77,7 @@ final class Exchange {
     this.keepAlive = HttpUtil.isKeepAlive(request);
     this.http10 = request.protocolVersion().equals(HttpVersion.HTTP_1_0);
     this.head = request.method().equals(HttpMethod.HEAD);
+    this.expectContinue = HttpUtil.is100ContinueExpected(request);
   }
 
   // ---- 1. instance: a lease at once if one is ready, else when the app has started
@@ -156,6 +159,22 @@ final class Exchange {
   private void send(Channel ch) {
     app = ch;
     AppConnections.attach(ch, this);
+    if (mayStartSending()) sendHead();
+    else front.updateReading();
+  }
+
+  /**
+   * The head goes out once the whole request has arrived (and passed the decoder), or 64 KiB of its body, or at
+   * once when the client waits for 100 Continue: a small request with a malformed body never reaches the app at
+   * all, and a large one is cut off (its app connection closed) where it goes wrong.
+   */
+  private boolean mayStartSending() {
+    return requestRead || earlyBytes >= MAX_EARLY_BYTES || expectContinue;
+  }
+
+  private void sendHead() {
+    Channel ch = app;
+    headSent = true;
     prepareRequest();
     ch.write(request);
     if (early != null) {
@@ -195,11 +214,12 @@ final class Exchange {
     }
     boolean last = c instanceof LastHttpContent;
     if (last) requestRead = true;
-    if (app == null) {
+    if (!headSent) {
       if (early == null) early = new ArrayDeque<>();
       early.add(c);
       earlyBytes += c.content().readableBytes();
-      if (earlyBytes >= MAX_EARLY_BYTES) front.updateReading();
+      if (app != null && mayStartSending()) sendHead();
+      else if (earlyBytes >= MAX_EARLY_BYTES) front.updateReading();
     } else {
       app.write(c);
       if (last) requestSent = true;
@@ -208,12 +228,12 @@ final class Exchange {
   }
 
   void flushToApp() {
-    if (app != null) app.flush();
+    if (headSent && app != null) app.flush();
   }
 
   /** Whether the client connection should be read now (its data has somewhere to go). */
   boolean wantsClientData() {
-    return app != null ? app.isWritable() : earlyBytes < MAX_EARLY_BYTES;
+    return headSent ? app.isWritable() : earlyBytes < MAX_EARLY_BYTES;
   }
 
   void appWritabilityChanged() {

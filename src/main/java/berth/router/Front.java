@@ -11,7 +11,6 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.timeout.IdleStateEvent;
@@ -104,12 +103,13 @@ final class Front extends ChannelInboundHandlerAdapter {
       answer(ErrorPages.badRequest(status, String.valueOf(cause.getMessage())), true);
       return;
     }
-    String host = request.headers().get(HttpHeaderNames.HOST);
-    boolean hasBody = HttpUtil.isTransferEncodingChunked(request) || HttpUtil.getContentLength(request, 0L) > 0;
-    if (host == null && !request.protocolVersion().equals(HttpVersion.HTTP_1_0)) {
-      answer(ErrorPages.badRequest(400, "an HTTP/1.1 request must have a Host header"), true);
+    String problem = RequestChecks.problem(request);
+    if (problem != null) {
+      answer(ErrorPages.badRequest(problem.startsWith("HTTP version") ? 505 : 400, problem), true);
       return;
     }
+    String host = request.headers().get(HttpHeaderNames.HOST);
+    boolean hasBody = HttpUtil.isTransferEncodingChunked(request) || HttpUtil.getContentLength(request, 0L) > 0;
     String appName = router.routes().lookup(host);
     AppPool pool = appName == null ? null : router.pool().get(appName);
     if (pool == null) {

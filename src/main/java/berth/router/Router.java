@@ -23,7 +23,7 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpServerCodec;
+
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.FastThreadLocal;
@@ -106,7 +106,7 @@ public final class Router {
               clients.add(ch);
               ch.pipeline().addLast(
                   new IdleStateHandler(0, 0, KEEP_ALIVE_IDLE_SECONDS, TimeUnit.SECONDS),
-                  new HttpServerCodec(new HttpDecoderConfig()
+                  new ServerCodec(new HttpDecoderConfig()
                       .setMaxInitialLineLength(8192)
                       .setMaxHeaderSize(32 * 1024)
                       .setStrictLineParsing(true)),

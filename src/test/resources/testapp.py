@@ -22,10 +22,14 @@ Endpoints:
   GET  /read?path=P       JSON: whether this process can read file P
   GET  /signal?pid=N      JSON: whether this process may signal pid N (signal 0)
   GET  /fork?n=N          tries to fork N children that sleep 30 s; answers how many forks succeeded
+  GET  /ws                WebSocket (Upgrade: websocket): echoes every text or binary message; answers close
   GET  /count             JSON: how many requests (even bad ones) this process has read, not counting /count
 """
+import base64
+import hashlib
 import json
 import os
+import struct
 import signal
 import subprocess
 import sys
@@ -89,6 +93,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         url = urlparse(self.path)
         q = parse_qs(url.query)
+        if url.path == "/ws" and self.headers.get("Upgrade", "").lower() == "websocket":
+            return self.websocket()
         if url.path == "/count":
             return self.reply({"requests": REQUEST_LINES})
         if url.path == "/pids":
@@ -147,6 +153,38 @@ class Handler(BaseHTTPRequestHandler):
                     break
             return self.reply({"forked": made})
         return self.echo()
+
+    def websocket(self):
+        key = self.headers["Sec-WebSocket-Key"]
+        accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        while True:
+            head = self.rfile.read(2)
+            if len(head) < 2:
+                return
+            opcode, length = head[0] & 0x0F, head[1] & 0x7F
+            if length == 126:
+                length = struct.unpack(">H", self.rfile.read(2))[0]
+            elif length == 127:
+                length = struct.unpack(">Q", self.rfile.read(8))[0]
+            mask = self.rfile.read(4) if head[1] & 0x80 else b"\0\0\0\0"
+            data = bytes(b ^ mask[i % 4] for i, b in enumerate(self.rfile.read(length)))
+            if length < 126:
+                out = bytes([0x80 | opcode, length])
+            elif length < 65536:
+                out = bytes([0x80 | opcode, 126]) + struct.pack(">H", length)
+            else:
+                out = bytes([0x80 | opcode, 127]) + struct.pack(">Q", length)
+            self.wfile.write(out + data)
+            self.wfile.flush()
+            if opcode == 8:
+                return
 
     def do_POST(self):
         url = urlparse(self.path)

@@ -60,6 +60,12 @@ final class Exchange {
   boolean requestRead;
   private boolean headSent;
   private final boolean expectContinue;
+  /** The client asked to switch protocols (WebSocket...): the Upgrade header is passed on, not dropped. */
+  private final String upgrade;
+  /** The app agreed (101); its empty last content that follows starts the tunnel. */
+  private boolean switching;
+  /** Both connections now carry raw bytes, relayed as they come, until either side closes. */
+  private boolean tunnel;
   private boolean requestSent;
   private boolean responseStarted;
   /** The app sent a 1xx head: the empty last content that follows it does not end the response. */
@@ -78,6 +84,8 @@ final class Exchange {
     this.http10 = request.protocolVersion().equals(HttpVersion.HTTP_1_0);
     this.head = request.method().equals(HttpMethod.HEAD);
     this.expectContinue = HttpUtil.is100ContinueExpected(request);
+    this.upgrade = request.headers().containsValue(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE, true)
+        ? request.headers().get(HttpHeaderNames.UPGRADE) : null;
   }
 
   // ---- 1. instance: a lease at once if one is ready, else when the app has started
@@ -191,6 +199,10 @@ final class Exchange {
     boolean chunked = HttpUtil.isTransferEncodingChunked(request);
     HopHeaders.strip(h);
     if (chunked) h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+    if (upgrade != null) {
+      h.set(HttpHeaderNames.UPGRADE, upgrade);
+      h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+    }
     // no trusted proxies yet: what the client says about earlier hops is not believed, so set, don't append
     h.set("X-Forwarded-For", front.remoteIp());
     h.set("X-Forwarded-Proto", "http");
@@ -247,6 +259,10 @@ final class Exchange {
       ReferenceCountUtil.release(msg);
       return;
     }
+    if (tunnel) {
+      relay(msg, client, app);
+      return;
+    }
     if (msg instanceof HttpResponse response) {
       if (response.decoderResult().isFailure()) {
         ReferenceCountUtil.release(msg);
@@ -263,6 +279,21 @@ final class Exchange {
         ReferenceCountUtil.release(msg);
         return;
       }
+      if (code == 101) {
+        if (upgrade == null) {
+          ReferenceCountUtil.release(msg);
+          appBroken("switched protocols without being asked to");
+          return;
+        }
+        String to = response.headers().get(HttpHeaderNames.UPGRADE);
+        HopHeaders.strip(response.headers());
+        if (to != null) response.headers().set(HttpHeaderNames.UPGRADE, to);
+        response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+        responseStarted = true;
+        switching = true;
+        client.writeAndFlush(response);
+        return;
+      }
       appKeepAlive = HttpUtil.isKeepAlive(response);
       prepareResponse(response);
       responseStarted = true;
@@ -274,6 +305,11 @@ final class Exchange {
       if (informational && last) {
         informational = false;
         c.release();
+        return;
+      }
+      if (switching && last) {
+        c.release();
+        startTunnel();
         return;
       }
       if (c.decoderResult().isFailure()) {
@@ -288,6 +324,43 @@ final class Exchange {
         app.config().setAutoRead(false);
       }
     }
+  }
+
+  /**
+   * From here both connections carry the new protocol's bytes: the HTTP codecs leave both pipelines (what
+   * they had read but not decoded is passed on as bytes), and so do the idle timers (a quiet WebSocket is not
+   * an idle connection). The lease is held until either side closes: an open tunnel is activity.
+   */
+  private void startTunnel() {
+    tunnel = true;
+    client.pipeline().remove(ServerCodec.class);
+    client.pipeline().remove(io.netty.handler.timeout.IdleStateHandler.class);
+    app.pipeline().remove(io.netty.handler.codec.http.HttpClientCodec.class);
+    app.pipeline().remove(io.netty.handler.timeout.IdleStateHandler.class);
+    front.updateReading();
+  }
+
+  boolean tunneling() {
+    return tunnel;
+  }
+
+  /** Raw bytes of the tunnel, from the client. */
+  void tunnelFromClient(Object msg) {
+    if (done) {
+      ReferenceCountUtil.release(msg);
+      return;
+    }
+    relay(msg, app, client);
+  }
+
+  /** Writes tunnel bytes to {@code to}; stops reading {@code from} while {@code to} is not writable. */
+  private static void relay(Object msg, Channel to, Channel from) {
+    if (!(msg instanceof io.netty.buffer.ByteBuf)) { // an HTTP object decoded before the switch: not tunnel data
+      ReferenceCountUtil.release(msg);
+      return;
+    }
+    to.write(msg);
+    if (!to.isWritable()) from.config().setAutoRead(false);
   }
 
   private void prepareResponse(HttpResponse response) {
@@ -340,6 +413,11 @@ final class Exchange {
   /** The app connection closed before the response ended. */
   void appClosed() {
     if (done) return;
+    if (tunnel) { // the app ended the tunnel: so does the client, once it has what the app sent
+      end();
+      front.exchangeDone(true);
+      return;
+    }
     app = null;
     appBroken(responseStarted ? "closed the connection in the middle of its response" : "closed the connection before answering");
   }

@@ -68,7 +68,9 @@ final class Front extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (closing) {
+    if (current != null && current.tunneling()) {
+      current.tunnelFromClient(msg);
+    } else if (closing) {
       ReferenceCountUtil.release(msg);
     } else if (busy() || !queued.isEmpty()) {
       queued.add(msg);
@@ -80,7 +82,7 @@ final class Front extends ChannelInboundHandlerAdapter {
 
   /** The current exchange has its whole request: what arrives now belongs to the next one. */
   private boolean busy() {
-    return current != null && current.requestRead;
+    return current != null && current.requestRead && !current.tunneling();
   }
 
   private void dispatch(Object msg) {
@@ -152,7 +154,7 @@ final class Front extends ChannelInboundHandlerAdapter {
 
   /** Reads the client only while what it sends has somewhere to go. */
   void updateReading() {
-    boolean want = !closing && queued.size() < MAX_QUEUED && (current == null || current.requestRead || current.wantsClientData());
+    boolean want = !closing && queued.size() < MAX_QUEUED && (current == null || busy() || current.wantsClientData());
     if (ctx.channel().config().isAutoRead() != want) ctx.channel().config().setAutoRead(want);
   }
 

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import berth.testing.BerthFixture;
 import berth.testing.Http;
 import berth.testing.RawHttp;
-import berth.testing.TestApp;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Path;
 import java.util.stream.Stream;
@@ -28,13 +27,12 @@ class MalformedRequestTest {
 
   @BeforeAll
   static void start() {
-    String command = TestApp.install(dir.resolve("app"));
     berth = BerthFixture.start(dir, """
         [apps.echo]
         domains = ["echo.test"]
-        command = "%s"
+        command = "@APP@"
         directory = "app"
-        """.formatted(command));
+        """);
     assertThat(Http.get(berth.port(), "echo.test", "/echo").statusCode()).isEqualTo(200); // started and warm
   }
 

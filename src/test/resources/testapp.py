@@ -15,7 +15,7 @@ Endpoints:
   GET  /echo              JSON: method, path, headers, client address
   GET  /pids              JSON: pid, grandchild pid
   POST /upload            reads the body (Content-Length or chunked), answers its size
-  GET  /download?bytes=N  N bytes of body (Content-Length; add &chunked=1 for chunked)
+  GET  /download?bytes=N  N bytes of body (Content-Length; add &chunked=1 for chunked); HEAD: the head only
   GET  /sleep?ms=N        answers after N ms
   GET  /die               exits at once without answering
   GET  /whoami            JSON: uid, gid, groups, environment
@@ -185,6 +185,14 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             if opcode == 8:
                 return
+
+    def do_HEAD(self):
+        url = urlparse(self.path)
+        q = parse_qs(url.query)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", q.get("bytes", ["0"])[0])
+        self.end_headers()
 
     def do_POST(self):
         url = urlparse(self.path)

@@ -193,6 +193,14 @@ public final class ConfigNode {
     return out;
   }
 
+  /** Table {@code key} (e.g. {@code [router]}); an empty one when absent. */
+  public ConfigNode table(String key) {
+    JsonNode v = value(key);
+    if (v != null && !v.isObject()) problem(key, describe(v) + " is not a table");
+    JsonNode t = v != null && v.isObject() ? v : com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+    return new ConfigNode(pathOf(key), t, problems);
+  }
+
   /** The sub-tables of table {@code key}, by name, in file order, e.g. each {@code [apps.NAME]}. */
   public Map<String, ConfigNode> tables(String key) {
     Map<String, ConfigNode> out = new LinkedHashMap<>();

@@ -25,12 +25,14 @@ import java.util.List;
  * @param allowRoot {@code allow_root} (default false): whether an app may say {@code user = "root"}
  * @param createUsers {@code create_users} (default false): create an app's missing {@code user} as a system
  *     user with its own group and its home under {@code DATA/home/}
+ * @param router the {@code [router]} table: client limits, timeouts, trusted proxies, access log
  */
 public record NodeConfig(
     HostPort listen, HostPort admin, Path dataDir, PortRange ports, List<Path> appFiles, Duration drainTimeout, int eventLoops,
     String cgroup,
     boolean allowRoot,
-    boolean createUsers) {
+    boolean createUsers,
+    RouterConfig router) {
 
   public static final HostPort DEFAULT_LISTEN = new HostPort("0.0.0.0", 8080);
   public static final HostPort DEFAULT_ADMIN = new HostPort("127.0.0.1", 8081);
@@ -75,12 +77,13 @@ public record NodeConfig(
     });
     boolean allowRoot = c.bool("allow_root", false);
     boolean createUsers = c.bool("create_users", false);
+    RouterConfig router = RouterConfig.read(c.table("router"));
     c.rejectUnknownKeys();
     try {
       c.throwIfProblems();
     } catch (ConfigException e) {
       throw file == null ? e : e.within(file.toString());
     }
-    return new NodeConfig(listen, admin, data, ports, apps, drain, loops, cgroup, allowRoot, createUsers);
+    return new NodeConfig(listen, admin, data, ports, apps, drain, loops, cgroup, allowRoot, createUsers, router);
   }
 }

@@ -31,17 +31,16 @@ import java.util.concurrent.TimeUnit;
 final class AppConnections {
   static final int IDLE_SECONDS = 30;
   private static final AttributeKey<Instance> INSTANCE = AttributeKey.valueOf("berth.instance");
-  private static final int CONNECT_TIMEOUT_MS = 5000;
 
   private final Bootstrap bootstrap;
   private final Map<Instance, ArrayDeque<Channel>> idle = new HashMap<>();
 
-  AppConnections(EventLoop loop, Class<? extends Channel> channelClass) {
+  AppConnections(EventLoop loop, Class<? extends Channel> channelClass, int connectTimeoutMillis) {
     this.bootstrap = new Bootstrap()
         .group(loop)
         .channel(channelClass)
         .option(ChannelOption.TCP_NODELAY, true)
-        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, CONNECT_TIMEOUT_MS)
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
         .handler(new ChannelInitializer<>() {
           @Override
           protected void initChannel(Channel ch) {

@@ -23,6 +23,8 @@ final class ErrorPages {
       case 414 -> "URI too long";
       case 431 -> "Request header fields too large";
       case 505 -> "HTTP version not supported";
+      case 408 -> "Request timeout";
+      case 413 -> "Content too large";
       default -> "Bad request";
     };
     return page(status, title, "Berth could not accept this request: " + esc(why) + ".", null);
@@ -34,6 +36,10 @@ final class ErrorPages {
 
   static FullHttpResponse badGateway(String app, String why) {
     return page(502, "Bad gateway", "The app <code>" + esc(app) + "</code> " + esc(why) + ".", null);
+  }
+
+  static FullHttpResponse gatewayTimeout(String app, String why) {
+    return page(504, "Gateway timeout", "The app <code>" + esc(app) + "</code> " + esc(why) + ".", null);
   }
 
   static FullHttpResponse unavailable(Unavailable u) {

@@ -73,6 +73,8 @@ final class Exchange {
   private boolean appKeepAlive;
   private boolean closeClient;
   private boolean done;
+  /** Armed once the whole request is with the app, until its answer begins (router.request_timeout). */
+  private io.netty.util.concurrent.ScheduledFuture<?> answerTimer;
 
   Exchange(Front front, Channel client, AppConnections connections, HttpRequest request, String appName) {
     this.front = front;
@@ -191,6 +193,7 @@ final class Exchange {
     }
     requestSent = requestRead;
     ch.flush();
+    if (requestSent) armAnswerTimer();
     front.updateReading();
   }
 
@@ -203,12 +206,7 @@ final class Exchange {
       h.set(HttpHeaderNames.UPGRADE, upgrade);
       h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
     }
-    // no trusted proxies yet: what the client says about earlier hops is not believed, so set, don't append
-    h.set("X-Forwarded-For", front.remoteIp());
-    h.set("X-Forwarded-Proto", "http");
-    String host = h.get(HttpHeaderNames.HOST);
-    if (host != null) h.set("X-Forwarded-Host", host);
-    h.set("X-Forwarded-Port", front.localPort());
+    Forwarding.apply(h, front.remoteIp(), front.localPort(), front.trustedClient(), false);
     request.setProtocolVersion(HttpVersion.HTTP_1_1); // keep-alive to the app whatever the client speaks
   }
 
@@ -234,9 +232,35 @@ final class Exchange {
       else if (earlyBytes >= MAX_EARLY_BYTES) front.updateReading();
     } else {
       app.write(c);
-      if (last) requestSent = true;
+      if (last) {
+        requestSent = true;
+        armAnswerTimer();
+      }
       if (!app.isWritable()) front.updateReading();
     }
+  }
+
+  private void armAnswerTimer() {
+    if (answerTimer != null || responseStarted || tunnel) return;
+    long ms = front.config().requestTimeout().toMillis();
+    answerTimer = client.eventLoop().schedule(() -> {
+      answerTimer = null;
+      if (!done && !responseStarted) {
+        fail(ErrorPages.gatewayTimeout(appName, "did not answer within " + ms / 1000.0 + " s (request_timeout)"));
+      }
+    }, ms, java.util.concurrent.TimeUnit.MILLISECONDS);
+  }
+
+  private void cancelAnswerTimer() {
+    if (answerTimer != null) {
+      answerTimer.cancel(false);
+      answerTimer = null;
+    }
+  }
+
+  /** The client stopped sending its request body (router.body_timeout). */
+  void bodyTimedOut() {
+    fail(ErrorPages.badRequest(408, "its body stopped arriving for " + front.config().bodyTimeout().toMillis() / 1000.0 + " s (router.body_timeout)"));
   }
 
   void flushToApp() {
@@ -290,6 +314,7 @@ final class Exchange {
         if (to != null) response.headers().set(HttpHeaderNames.UPGRADE, to);
         response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
         responseStarted = true;
+        cancelAnswerTimer();
         switching = true;
         client.writeAndFlush(response);
         return;
@@ -297,6 +322,7 @@ final class Exchange {
       appKeepAlive = HttpUtil.isKeepAlive(response);
       prepareResponse(response);
       responseStarted = true;
+      cancelAnswerTimer();
       client.write(response);
       if (!(msg instanceof HttpContent)) return;
     }
@@ -397,6 +423,7 @@ final class Exchange {
 
   private void finish() {
     done = true;
+    cancelAnswerTimer();
     lease.release();
     Channel a = app;
     app = null;
@@ -455,6 +482,7 @@ final class Exchange {
 
   private void end() {
     done = true;
+    cancelAnswerTimer();
     if (lease != null) lease.release();
     if (app != null) {
       AppConnections.attach(app, null);

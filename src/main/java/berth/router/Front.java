@@ -1,5 +1,6 @@
 package berth.router;
 
+import berth.config.RouterConfig;
 import berth.pool.AppPool;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
@@ -40,6 +41,10 @@ final class Front extends ChannelInboundHandlerAdapter {
   private boolean closing;
   private String remoteIp = "unknown";
   private String localPort = "";
+  private boolean trustedClient;
+  /** Bytes of a request head have arrived, and not yet the whole head. */
+  private boolean headPending;
+  private io.netty.util.concurrent.ScheduledFuture<?> headTimer;
 
   Front(Router router, AppConnections connections) {
     this.router = router;
@@ -49,9 +54,46 @@ final class Front extends ChannelInboundHandlerAdapter {
   @Override
   public void channelActive(ChannelHandlerContext ctx) {
     this.ctx = ctx;
-    if (ctx.channel().remoteAddress() instanceof InetSocketAddress remote) remoteIp = remote.getAddress().getHostAddress();
+    if (ctx.channel().remoteAddress() instanceof InetSocketAddress remote) {
+      remoteIp = remote.getAddress().getHostAddress();
+      trustedClient = router.config().trusted(remote.getAddress());
+    }
     if (ctx.channel().localAddress() instanceof InetSocketAddress local) localPort = Integer.toString(local.getPort());
+    armHeadTimer(); // a new connection owes its first request head within header_timeout
     ctx.fireChannelActive();
+  }
+
+  /** Whether this client's X-Forwarded-* and Forwarded headers are believed (router.trusted_proxies). */
+  boolean trustedClient() {
+    return trustedClient;
+  }
+
+  RouterConfig config() {
+    return router.config();
+  }
+
+  private void armHeadTimer() {
+    if (headTimer != null) return;
+    long ms = router.config().headerTimeout().toMillis();
+    headTimer = ctx.executor().schedule(this::headTimedOut, ms, java.util.concurrent.TimeUnit.MILLISECONDS);
+  }
+
+  private void headTimedOut() {
+    headTimer = null;
+    if (closing || current != null) return;
+    if (headPending) {
+      answer(ErrorPages.badRequest(408, "its head did not arrive within " + router.config().headerTimeout().toMillis() / 1000.0 + " s (router.header_timeout)"), true);
+    } else if (queued.isEmpty()) {
+      ctx.close(); // connected, and said nothing
+    }
+  }
+
+  private void cancelHeadTimer() {
+    headPending = false;
+    if (headTimer != null) {
+      headTimer.cancel(false);
+      headTimer = null;
+    }
   }
 
   String remoteIp() {
@@ -98,6 +140,7 @@ final class Front extends ChannelInboundHandlerAdapter {
 
   /** Route: Host (port ignored) to app, then an exchange with it; or Berth's own answer. */
   private void begin(HttpRequest request) {
+    cancelHeadTimer();
     if (request.decoderResult().isFailure()) {
       Throwable cause = request.decoderResult().cause();
       int status = cause instanceof TooLongHttpLineException ? 414 : cause instanceof TooLongHttpHeaderException ? 431 : 400;
@@ -161,6 +204,9 @@ final class Front extends ChannelInboundHandlerAdapter {
   @Override
   public void channelReadComplete(ChannelHandlerContext ctx) {
     if (current != null) current.flushToApp();
+    // a head that did not come whole in one read: from now on it must be complete within header_timeout (the
+    // timer costs nothing for the usual head that arrives in one piece)
+    if (headPending && headTimer == null) armHeadTimer();
   }
 
   @Override
@@ -171,6 +217,7 @@ final class Front extends ChannelInboundHandlerAdapter {
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     closing = true;
+    cancelHeadTimer();
     if (current != null) {
       current.clientClosed();
       current = null;
@@ -181,12 +228,25 @@ final class Front extends ChannelInboundHandlerAdapter {
 
   /** Closes the connection if no exchange is under way (keep-alive idle, or Berth draining). */
   void closeIfIdle() {
-    if (current == null && queued.isEmpty()) ctx.close();
+    if (current == null && queued.isEmpty() && !headPending) ctx.close();
   }
 
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-    if (evt instanceof IdleStateEvent) closeIfIdle();
+    if (evt == ServerCodec.HEAD_STARTED) {
+      headPending = true;
+    } else if (evt instanceof IdleStateEvent idle) {
+      switch (idle.state()) {
+        case ALL_IDLE -> closeIfIdle();
+        case READER_IDLE -> {
+          // a body that stopped arriving, while Berth was reading (not holding back for a slow app)
+          if (current != null && !current.requestRead && !current.tunneling() && ctx.channel().config().isAutoRead()) {
+            current.bodyTimedOut();
+          }
+        }
+        default -> { }
+      }
+    }
   }
 
   @Override

@@ -2,6 +2,7 @@ package berth.router;
 
 import berth.apps.Catalog;
 import berth.config.HostPort;
+import berth.config.RouterConfig;
 import berth.pool.Pool;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -45,10 +46,12 @@ import java.util.concurrent.TimeUnit;
  * it whole; a request uses the one it looked up.
  */
 public final class Router {
-  /** A client connection with no exchange for this long is closed. */
-  private static final int KEEP_ALIVE_IDLE_SECONDS = 75;
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Router.class);
 
   private final Pool pool;
+  private final RouterConfig config;
+  private final java.util.concurrent.atomic.AtomicInteger connectionCount = new java.util.concurrent.atomic.AtomicInteger();
+  private volatile long lastRefusalLog;
   private final EventLoopGroup loops;
   private final boolean epoll;
   private final Class<? extends ServerChannel> serverChannel;
@@ -58,8 +61,9 @@ public final class Router {
   private volatile RouteTable routes = RouteTable.EMPTY;
   private volatile boolean draining;
 
-  public Router(Pool pool, int eventLoops) {
+  public Router(Pool pool, int eventLoops, RouterConfig config) {
     this.pool = pool;
+    this.config = config;
     this.epoll = Epoll.isAvailable();
     IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
     this.loops = new MultiThreadIoEventLoopGroup(eventLoops, new DefaultThreadFactory("berth-router", true), io);
@@ -76,6 +80,10 @@ public final class Router {
 
   Pool pool() {
     return pool;
+  }
+
+  RouterConfig config() {
+    return config;
   }
 
   boolean draining() {
@@ -103,12 +111,20 @@ public final class Router {
           .childHandler(new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
+              if (connectionCount.incrementAndGet() > config.maxConnections()) {
+                connectionCount.decrementAndGet();
+                refused();
+                ch.close();
+                return;
+              }
+              ch.closeFuture().addListener(f -> connectionCount.decrementAndGet());
               clients.add(ch);
               ch.pipeline().addLast(
-                  new IdleStateHandler(0, 0, KEEP_ALIVE_IDLE_SECONDS, TimeUnit.SECONDS),
+                  // reader idle: a request body that stopped coming; all idle: a keep-alive connection unused
+                  new IdleStateHandler(config.bodyTimeout().toMillis(), 0, config.keepAliveTimeout().toMillis(), TimeUnit.MILLISECONDS),
                   new ServerCodec(new HttpDecoderConfig()
-                      .setMaxInitialLineLength(8192)
-                      .setMaxHeaderSize(32 * 1024)
+                      .setMaxInitialLineLength(config.maxRequestLine())
+                      .setMaxHeaderSize(config.maxHeaderSize())
                       .setStrictLineParsing(true)),
                   new Front(Router.this, connections(ch.eventLoop())));
             }
@@ -121,10 +137,18 @@ public final class Router {
     return port;
   }
 
+  private void refused() {
+    long now = System.nanoTime();
+    if (now - lastRefusalLog > TimeUnit.SECONDS.toNanos(10)) {
+      lastRefusalLog = now;
+      LOG.warn("refusing client connections: {} are open (router.max_connections)", config.maxConnections());
+    }
+  }
+
   private AppConnections connections(EventLoop loop) {
     AppConnections c = connections.get();
     if (c == null) {
-      c = new AppConnections(loop, epoll ? EpollSocketChannel.class : NioSocketChannel.class);
+      c = new AppConnections(loop, epoll ? EpollSocketChannel.class : NioSocketChannel.class, (int) config.connectTimeout().toMillis());
       connections.set(c);
     }
     return c;

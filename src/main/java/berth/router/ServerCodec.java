@@ -28,6 +28,9 @@ import java.util.List;
  * </ul>
  */
 final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Decoder, ServerCodec.Encoder> {
+  /** Fired (as a user event) when the first bytes of a request arrive: its head must now arrive in time. */
+  static final Object HEAD_STARTED = new Object();
+
   private final ArrayDeque<HttpMethod> methods = new ArrayDeque<>(2);
 
   ServerCodec(HttpDecoderConfig config) {
@@ -48,6 +51,7 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Decoder
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
       if (inHead && problem == null) {
+        if (messageStart && in.isReadable()) ctx.fireUserEventTriggered(HEAD_STARTED);
         problem = obsFold(in, !messageStart);
         int before = in.readerIndex();
         int size = out.size();

@@ -160,7 +160,7 @@ class RealServersTest {
     assertThat(ready.find()).as("ready line of i%d in the log:%n%s", id, berth.log(app)).isTrue();
     long leader = Long.parseLong(ready.group(2));
     Path cgroup = cgroupOf(leader);
-    assertThat(cgroup.toString()).endsWith("/berth-test-" + ProcessHandle.current().pid() + "/" + app + ".i" + id);
+    assertThat(cgroup.toString()).matches(".*/berth-test-" + ProcessHandle.current().pid() + "-\\d+/" + app + "\\.i" + id);
 
     // every process of the instance: its cgroup (workers may still be starting) and, to be sure, the leader's descendants
     await().atMost(WAIT).until(() -> procs(cgroup).size() >= processes);

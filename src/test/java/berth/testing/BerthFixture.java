@@ -15,6 +15,7 @@ import java.nio.file.Path;
  * {@code @DIR@} for the work directory.
  */
 public final class BerthFixture implements AutoCloseable {
+  private static final java.util.concurrent.atomic.AtomicInteger FIXTURES = new java.util.concurrent.atomic.AtomicInteger();
   public final Path dir;
   public final Berth berth;
 
@@ -43,9 +44,11 @@ public final class BerthFixture implements AutoCloseable {
     flags.put("data", dir.resolve("data").toString());
     flags.put("ports", TestPorts.range(0));
     flags.put("drain_timeout", "5s");
-    flags.put("cgroup", "berth-test-" + ProcessHandle.current().pid());
+    // one cgroup directory per fixture: a Berth stops whatever it finds in its own at start
+    flags.put("cgroup", "berth-test-" + ProcessHandle.current().pid() + "-" + FIXTURES.incrementAndGet());
     flags.putArray("apps").add(dir.resolve("apps.toml").toString());
-    node.forEach((k, v) -> flags.set(k, flags.pojoNode(v).isPojo() && v instanceof Boolean b ? flags.booleanNode(b) : flags.textNode(v.toString())));
+    // strings, booleans, and maps for tables such as [router]
+    node.forEach((k, v) -> flags.set(k, new com.fasterxml.jackson.databind.ObjectMapper().valueToTree(v)));
     return new BerthFixture(dir, Berth.start(NodeConfig.load(null, flags)));
   }
 

@@ -1,0 +1,125 @@
+package berth.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import berth.testing.BerthFixture;
+import berth.testing.Http;
+import berth.testing.RawHttp;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Header handling and message framing, checked against the echo app: what the app receives, what the client gets. */
+class HttpSemanticsTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  @TempDir static Path dir;
+  static BerthFixture berth;
+
+  @BeforeAll
+  static void start() {
+    berth = BerthFixture.start(dir, """
+        [apps.echo]
+        domains = ["echo.test"]
+        command = "@APP@"
+        directory = "app"
+        """, Map.of("router", Map.of("trusted_proxies", java.util.List.of("10.0.0.0/8"))));
+  }
+
+  @AfterAll
+  static void stop() {
+    berth.close();
+  }
+
+  private static JsonNode echoOf(RawHttp.Answer answer) throws Exception {
+    String text = answer.text();
+    return JSON.readTree(text.substring(text.indexOf("\r\n\r\n") + 4));
+  }
+
+  @Test
+  void hopByHopHeadersAreDroppedAndForwardingHeadersSet() throws Exception {
+    RawHttp.Answer a = RawHttp.exchange(berth.port(), "GET /echo HTTP/1.1\r\nHost: echo.test\r\n"
+        + "Connection: keep-alive, X-Secret-Hop\r\nX-Secret-Hop: 1\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\n"
+        + "Proxy-Authorization: Basic eDp5\r\nX-Forwarded-For: 6.6.6.6\r\nForwarded: for=6.6.6.6\r\n"
+        + "X-Forwarded-Host: evil.test\r\nX-End-To-End: kept\r\n\r\n", 1500);
+    JsonNode headers = echoOf(a).get("headers");
+    assertThat(headers.has("x-secret-hop")).as("named in Connection").isFalse();
+    assertThat(headers.has("keep-alive")).isFalse();
+    assertThat(headers.has("te")).isFalse();
+    assertThat(headers.has("proxy-authorization")).isFalse();
+    assertThat(headers.get("x-end-to-end").asText()).isEqualTo("kept");
+    assertThat(headers.get("host").asText()).isEqualTo("echo.test");
+    // 127.0.0.1 is not a trusted proxy: its claims about earlier hops are replaced
+    assertThat(headers.get("x-forwarded-for").asText()).isEqualTo("127.0.0.1");
+    assertThat(headers.get("x-forwarded-host").asText()).isEqualTo("echo.test");
+    assertThat(headers.get("x-forwarded-proto").asText()).isEqualTo("http");
+    assertThat(headers.get("x-forwarded-port").asText()).isEqualTo(Integer.toString(berth.port()));
+    assertThat(headers.get("forwarded").asText()).isEqualTo("for=127.0.0.1;proto=http;host=echo.test");
+    assertThat(headers.get("x-request-id").asText()).matches("[0-9a-f]{16}");
+  }
+
+  @Test
+  void aRequestIdFromTheClientIsKept() throws Exception {
+    RawHttp.Answer a = RawHttp.exchange(berth.port(), "GET /echo HTTP/1.1\r\nHost: echo.test\r\nX-Request-Id: abc-123\r\n\r\n", 1500);
+    assertThat(echoOf(a).get("headers").get("x-request-id").asText()).isEqualTo("abc-123");
+  }
+
+  @Test
+  void http10ClientsGetNoChunksAndTheirKeepAliveChoice() throws Exception {
+    // chunked from the app, HTTP/1.0 to the client: the body is delimited by the close
+    RawHttp.Answer a = RawHttp.exchange(berth.port(), "GET /download?bytes=70000&chunked=1 HTTP/1.0\r\nHost: echo.test\r\n\r\n", 3000);
+    assertThat(a.text()).startsWith("HTTP/1.1 200").doesNotContainIgnoringCase("transfer-encoding");
+    assertThat(a.text().length() - a.text().indexOf("\r\n\r\n") - 4).isEqualTo(70000);
+    assertThat(a.closed()).isTrue();
+    // HTTP/1.0 with keep-alive asked: kept, and said so
+    RawHttp.Answer b = RawHttp.exchange(berth.port(), "GET /echo HTTP/1.0\r\nHost: echo.test\r\nConnection: keep-alive\r\n\r\n", 1000);
+    assertThat(b.text()).containsIgnoringCase("connection: keep-alive");
+    assertThat(b.closed()).isFalse();
+  }
+
+  @Test
+  void headAnswersHaveNoBody() throws Exception {
+    RawHttp.Answer a = RawHttp.exchange(berth.port(), "HEAD /download?bytes=5000 HTTP/1.1\r\nHost: echo.test\r\n\r\n"
+        + "GET /echo HTTP/1.1\r\nHost: echo.test\r\n\r\n", 1500);
+    assertThat(a.responses()).isEqualTo(2);
+    String first = a.text().substring(0, a.text().indexOf("HTTP/1.1", 5));
+    assertThat(first).containsIgnoringCase("content-length: 5000").endsWith("\r\n\r\n");
+  }
+
+  @Test
+  void expectContinueIsPassedToTheApp() throws Exception {
+    HttpRequest r = Http.request(berth.port(), "echo.test", "/upload").expectContinue(true)
+        .POST(HttpRequest.BodyPublishers.ofString("x".repeat(100_000))).build();
+    HttpResponse<String> response = Http.send(r);
+    assertThat(response.statusCode()).isEqualTo(200);
+    assertThat(JSON.readTree(response.body()).get("bytes").asLong()).isEqualTo(100_000);
+  }
+
+  @Test
+  void chunkedRequestBodiesAndTrailersPass() throws Exception {
+    RawHttp.Answer a = RawHttp.exchange(berth.port(), "POST /upload HTTP/1.1\r\nHost: echo.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + "3\r\nabc\r\n4\r\ndefg\r\n0\r\nX-Checksum: 42\r\n\r\n", 1500);
+    assertThat(a.status()).isEqualTo(200);
+    assertThat(echoOf(a).get("bytes").asLong()).isEqualTo(7);
+  }
+
+  @Test
+  void pipelinedRequestsAreAnsweredInOrder() throws Exception {
+    StringBuilder req = new StringBuilder();
+    for (int i = 0; i < 20; i++) req.append("GET /echo?n=").append(i).append(" HTTP/1.1\r\nHost: echo.test\r\n\r\n");
+    RawHttp.Answer a = RawHttp.exchange(berth.port(), req.toString(), 2000);
+    assertThat(a.responses()).isEqualTo(20);
+    int last = -1;
+    for (int i = 0; i < 20; i++) {
+      int at = a.text().indexOf("/echo?n=" + i + "\"");
+      assertThat(at).as("answer %d after answer %d", i, i - 1).isGreaterThan(last);
+      last = at;
+    }
+  }
+}

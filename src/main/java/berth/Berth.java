@@ -61,7 +61,7 @@ public final class Berth implements AutoCloseable {
     int leftovers = supervisor.stopLeftovers(catalog::app);
     if (leftovers > 0) LOG.warn("stopped {} instance(s) left running by an earlier run of Berth", leftovers);
     this.pool = new Pool(supervisor, config.dataDir().resolve("logs"), Clock.systemUTC());
-    this.router = new Router(pool, config.eventLoops(), config.router());
+    this.router = new Router(pool, config.eventLoops(), config.router(), config.dataDir().resolve("logs"));
     this.admin = new AdminServer(vertx, pool);
     pool.update(catalog);
     router.update(catalog);

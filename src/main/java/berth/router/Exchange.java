@@ -73,10 +73,22 @@ final class Exchange {
   private boolean appKeepAlive;
   private boolean closeClient;
   private boolean done;
+  // for the access log
+  private final long started;
+  private final String originalUri;
+  private final String protocol;
+  private long answered = -1;
+  private int status;
+  private long bytesOut;
+  private boolean logged;
+
   /** Armed once the whole request is with the app, until its answer begins (router.request_timeout). */
   private io.netty.util.concurrent.ScheduledFuture<?> answerTimer;
 
   Exchange(Front front, Channel client, AppConnections connections, HttpRequest request, String appName) {
+    this.started = System.nanoTime();
+    this.originalUri = request.uri();
+    this.protocol = request.protocolVersion().text();
     this.front = front;
     this.client = client;
     this.connections = connections;
@@ -315,6 +327,8 @@ final class Exchange {
         response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
         responseStarted = true;
         cancelAnswerTimer();
+        answered = System.nanoTime();
+        status = 101;
         switching = true;
         client.writeAndFlush(response);
         return;
@@ -322,6 +336,8 @@ final class Exchange {
       appKeepAlive = HttpUtil.isKeepAlive(response);
       prepareResponse(response);
       responseStarted = true;
+      answered = System.nanoTime();
+      status = code;
       cancelAnswerTimer();
       client.write(response);
       if (!(msg instanceof HttpContent)) return;
@@ -343,6 +359,7 @@ final class Exchange {
         appBroken("closed the connection in the middle of its response");
         return;
       }
+      bytesOut += c.content().readableBytes();
       client.write(c);
       if (last) {
         finish();
@@ -424,6 +441,7 @@ final class Exchange {
   private void finish() {
     done = true;
     cancelAnswerTimer();
+    log();
     lease.release();
     Channel a = app;
     app = null;
@@ -461,28 +479,41 @@ final class Exchange {
   }
 
   /** Ends the exchange with Berth's own answer (or, if the app's answer has begun, by closing the client). */
-  private void fail(FullHttpResponse page) {
-    if (done) {
-      page.release();
-      return;
-    }
+  private void fail(ErrorPages.Page page) {
+    if (done) return;
     end();
     if (responseStarted) {
-      page.release();
       front.exchangeDone(true);
     } else {
-      front.answer(page, !keepAlive || !requestRead);
+      status = page.status();
+      log();
+      front.answer(request, page, !keepAlive || !requestRead);
     }
   }
 
   /** The client connection closed: nothing more to do for it, and the app connection cannot be reused. */
   void clientClosed() {
-    if (!done) end();
+    if (done) return;
+    if (!responseStarted) status = 499; // as nginx logs it: the client went away before the answer
+    end();
+    if (!logged) log();
+  }
+
+  private void log() {
+    if (logged || !front.accessLog().enabled()) return;
+    logged = true;
+    long now = System.nanoTime();
+    HttpHeaders h = request.headers();
+    front.accessLog().add(new AccessLog.Entry(System.currentTimeMillis(), front.remoteIp(), request.method().name(), originalUri,
+        protocol, status, bytesOut, h.get(HttpHeaderNames.HOST), h.get(HttpHeaderNames.REFERER), h.get(HttpHeaderNames.USER_AGENT),
+        appName, lease == null ? null : "i" + lease.instance().id(), answered < 0 ? -1 : answered - started, now - started,
+        h.get("X-Request-Id")));
   }
 
   private void end() {
     done = true;
     cancelAnswerTimer();
+    if (responseStarted) log(); // cut mid-answer, or a tunnel ended: logged with the status the app gave
     if (lease != null) lease.release();
     if (app != null) {
       AppConnections.attach(app, null);

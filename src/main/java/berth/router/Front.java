@@ -63,6 +63,10 @@ final class Front extends ChannelInboundHandlerAdapter {
     ctx.fireChannelActive();
   }
 
+  AccessLog accessLog() {
+    return router.accessLog();
+  }
+
   /** Whether this client's X-Forwarded-* and Forwarded headers are believed (router.trusted_proxies). */
   boolean trustedClient() {
     return trustedClient;
@@ -82,7 +86,7 @@ final class Front extends ChannelInboundHandlerAdapter {
     headTimer = null;
     if (closing || current != null) return;
     if (headPending) {
-      answer(ErrorPages.badRequest(408, "its head did not arrive within " + router.config().headerTimeout().toMillis() / 1000.0 + " s (router.header_timeout)"), true);
+      answer(null, ErrorPages.badRequest(408, "its head did not arrive within " + router.config().headerTimeout().toMillis() / 1000.0 + " s (router.header_timeout)"), true);
     } else if (queued.isEmpty()) {
       ctx.close(); // connected, and said nothing
     }
@@ -145,12 +149,12 @@ final class Front extends ChannelInboundHandlerAdapter {
       Throwable cause = request.decoderResult().cause();
       int status = cause instanceof TooLongHttpLineException ? 414 : cause instanceof TooLongHttpHeaderException ? 431 : 400;
       ReferenceCountUtil.release(request);
-      answer(ErrorPages.badRequest(status, String.valueOf(cause.getMessage())), true);
+      answer(request, ErrorPages.badRequest(status, String.valueOf(cause.getMessage())), true);
       return;
     }
     String problem = RequestChecks.problem(request);
     if (problem != null) {
-      answer(ErrorPages.badRequest(problem.startsWith("HTTP version") ? 505 : 400, problem), true);
+      answer(request, ErrorPages.badRequest(problem.startsWith("HTTP version") ? 505 : 400, problem), true);
       return;
     }
     String host = request.headers().get(HttpHeaderNames.HOST);
@@ -158,16 +162,23 @@ final class Front extends ChannelInboundHandlerAdapter {
     String appName = router.routes().lookup(host);
     AppPool pool = appName == null ? null : router.pool().get(appName);
     if (pool == null) {
-      answer(ErrorPages.notFound(host), hasBody || !HttpUtil.isKeepAlive(request));
+      answer(request, ErrorPages.notFound(host), hasBody || !HttpUtil.isKeepAlive(request));
       return;
     }
     current = new Exchange(this, ctx.channel(), connections, request, appName);
     current.begin(pool);
   }
 
-  /** Berth's own answer to the current request; then the next request, or the close. */
-  void answer(FullHttpResponse page, boolean close) {
+  /**
+   * Berth's own answer to the current request (null if none was read); then the next request, or the close.
+   * Logged here when no exchange began; an exchange logs its own.
+   */
+  void answer(HttpRequest request, ErrorPages.Page error, boolean close) {
+    if (current == null && router.accessLog().enabled()) {
+      router.accessLog().add(AccessLog.local(request, remoteIp, error.status()));
+    }
     current = null;
+    FullHttpResponse page = error.render(ErrorPages.wantsJson(request));
     if (close || router.draining()) {
       page.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
       closing = true;

@@ -50,6 +50,7 @@ public final class Router {
 
   private final Pool pool;
   private final RouterConfig config;
+  private final AccessLog accessLog;
   private final java.util.concurrent.atomic.AtomicInteger connectionCount = new java.util.concurrent.atomic.AtomicInteger();
   private volatile long lastRefusalLog;
   private final EventLoopGroup loops;
@@ -61,9 +62,10 @@ public final class Router {
   private volatile RouteTable routes = RouteTable.EMPTY;
   private volatile boolean draining;
 
-  public Router(Pool pool, int eventLoops, RouterConfig config) {
+  public Router(Pool pool, int eventLoops, RouterConfig config, java.nio.file.Path logDir) {
     this.pool = pool;
     this.config = config;
+    this.accessLog = new AccessLog(config.accessLog(), logDir.resolve("access.log"));
     this.epoll = Epoll.isAvailable();
     IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
     this.loops = new MultiThreadIoEventLoopGroup(eventLoops, new DefaultThreadFactory("berth-router", true), io);
@@ -84,6 +86,10 @@ public final class Router {
 
   RouterConfig config() {
     return config;
+  }
+
+  AccessLog accessLog() {
+    return accessLog;
   }
 
   boolean draining() {
@@ -184,5 +190,6 @@ public final class Router {
   /** Stops the event loops (after {@link #shutdown}). */
   public void close() {
     loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    accessLog.close();
   }
 }

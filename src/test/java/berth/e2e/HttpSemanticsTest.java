@@ -122,4 +122,29 @@ class HttpSemanticsTest {
       last = at;
     }
   }
+
+  @Test
+  void errorPagesAreJsonWhenTheClientAsks() throws Exception {
+    RawHttp.Answer a = RawHttp.exchange(berth.port(), "GET / HTTP/1.1\r\nHost: nobody.test\r\nAccept: application/json\r\n\r\n", 1000);
+    assertThat(a.status()).isEqualTo(404);
+    assertThat(a.text()).containsIgnoringCase("content-type: application/json");
+    JsonNode error = echoOf(a).get("error");
+    assertThat(error.get("status").asInt()).isEqualTo(404);
+    assertThat(error.get("message").asText()).contains("nobody.test");
+    RawHttp.Answer html = RawHttp.exchange(berth.port(), "GET / HTTP/1.1\r\nHost: nobody.test\r\nAccept: text/html,application/json\r\n\r\n", 1000);
+    assertThat(html.text()).containsIgnoringCase("content-type: text/html").contains("<h1>404 No app here</h1>");
+  }
+
+  @Test
+  void everyRequestHasAnAccessLogLine() throws Exception {
+    RawHttp.exchange(berth.port(), "GET /echo?marker=a1b2 HTTP/1.1\r\nHost: echo.test\r\nUser-Agent: probe/1\r\nX-Request-Id: rid-77\r\n\r\n", 1000);
+    RawHttp.exchange(berth.port(), "GET /x?marker=c3d4 HTTP/1.1\r\nHost: nobody.test\r\n\r\n", 1000);
+    Path log = dir.resolve("data/logs/access.log");
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5)).until(() ->
+        java.nio.file.Files.exists(log) && java.nio.file.Files.readString(log).contains("c3d4"));
+    String text = java.nio.file.Files.readString(log);
+    assertThat(text).containsPattern("127\\.0\\.0\\.1 - - \\[[^]]+\\] \"GET /echo\\?marker=a1b2 HTTP/1\\.1\" 200 \\d+ \"-\" \"probe/1\" "
+        + "host=echo\\.test app=echo instance=i\\d+ wait_ms=[0-9.]+ total_ms=[0-9.]+ rid=rid-77");
+    assertThat(text).containsPattern("\"GET /x\\?marker=c3d4 HTTP/1\\.1\" 404 0 .* app=- instance=-");
+  }
 }

@@ -23,6 +23,7 @@ import java.util.regex.Pattern;
 public final class AppsFile {
   private static final Pattern NAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
   private static final Pattern LABEL = Pattern.compile("[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?");
+  private static final Pattern PATH = Pattern.compile("(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*/?");
   private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
   /** Set by Berth for every instance; an app may not override them. */
   private static final List<String> RESERVED_ENV = List.of("PORT", "HOST");
@@ -145,26 +146,39 @@ public final class AppsFile {
   }
 
   /**
-   * A domain as routed: lowercase, no trailing dot, no port. Throws with the reason when {@code text} is not a
-   * host name.
+   * A route as written in {@code domains}, normalized: {@code example.com} (exactly that host),
+   * {@code *.example.com} (any host under it), {@code *} (any host no other app has: the default app), each
+   * optionally followed by a path prefix ({@code example.com/blog}: that path and below it). Lowercase host, no
+   * trailing dot, no port, no trailing slash. Throws with the reason when {@code text} is none of these.
    */
   public static String normalizeDomain(String text) {
-    String d = text.strip().toLowerCase(Locale.ROOT);
-    if (d.endsWith(".")) d = d.substring(0, d.length() - 1);
+    String t = text.strip();
+    if (t.contains("://")) throw invalidDomain(text, "a domain, not a URL");
+    int slash = t.indexOf('/');
+    String host = (slash < 0 ? t : t.substring(0, slash)).toLowerCase(Locale.ROOT);
+    String path = slash < 0 ? "" : t.substring(slash);
+    if (host.endsWith(".")) host = host.substring(0, host.length() - 1);
+    String bare = host.startsWith("*.") ? host.substring(2) : host;
     String why = null;
-    if (d.contains("://")) why = "a domain, not a URL";
-    else if (d.contains(":")) why = "a host name without a port";
-    else if (d.isEmpty() || d.length() > 253) why = "a host name of 1 to 253 characters";
+    if (host.contains(":")) why = "a host name without a port";
+    else if (host.equals("*")) why = null;
+    else if (bare.isEmpty() || bare.length() > 253) why = "a host name of 1 to 253 characters";
     else {
-      for (String label : d.split("\\.", -1)) {
+      for (String label : bare.split("\\.", -1)) {
         if (!LABEL.matcher(label).matches()) {
-          why = "a host name (letters, digits and - between dots)";
+          why = "a host name (letters, digits and - between dots), *.example.com or *";
           break;
         }
       }
     }
-    if (why != null) throw new IllegalArgumentException("\"" + text + "\" is not a valid domain (expected " + why + ")");
-    return d;
+    if (why == null && !path.isEmpty() && !PATH.matcher(path).matches()) why = "a path prefix such as /blog after the host";
+    if (why != null) throw invalidDomain(text, why);
+    while (path.endsWith("/")) path = path.substring(0, path.length() - 1);
+    return host + path;
+  }
+
+  private static IllegalArgumentException invalidDomain(String text, String why) {
+    return new IllegalArgumentException("\"" + text + "\" is not a valid domain (expected " + why + ")");
   }
 
   private static String accountName(String name) {

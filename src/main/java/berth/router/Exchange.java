@@ -48,6 +48,7 @@ final class Exchange {
   private final AppConnections connections;
   private final HttpRequest request;
   private final String appName;
+  private final String prefix;
   private final boolean keepAlive;
   private final boolean http10;
   private final boolean head;
@@ -85,7 +86,8 @@ final class Exchange {
   /** Armed once the whole request is with the app, until its answer begins (router.request_timeout). */
   private io.netty.util.concurrent.ScheduledFuture<?> answerTimer;
 
-  Exchange(Front front, Channel client, AppConnections connections, HttpRequest request, String appName) {
+  /** @param prefix the path prefix the route matched ("" for none): the app sees the path below it */
+  Exchange(Front front, Channel client, AppConnections connections, HttpRequest request, String appName, String prefix) {
     this.started = System.nanoTime();
     this.originalUri = request.uri();
     this.protocol = request.protocolVersion().text();
@@ -94,6 +96,7 @@ final class Exchange {
     this.connections = connections;
     this.request = request;
     this.appName = appName;
+    this.prefix = prefix;
     this.keepAlive = HttpUtil.isKeepAlive(request);
     this.http10 = request.protocolVersion().equals(HttpVersion.HTTP_1_0);
     this.head = request.method().equals(HttpMethod.HEAD);
@@ -219,6 +222,14 @@ final class Exchange {
       h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
     }
     Forwarding.apply(h, front.remoteIp(), front.localPort(), front.trustedClient(), false);
+    if (!prefix.isEmpty()) {
+      // "/blog/x?y" reaches the app as "/x?y", and X-Forwarded-Prefix tells it where it is mounted
+      String rest = request.uri().substring(prefix.length());
+      request.setUri(rest.isEmpty() || rest.charAt(0) != '/' ? "/" + rest : rest);
+      h.set("X-Forwarded-Prefix", prefix);
+    } else if (!front.trustedClient()) {
+      h.remove("X-Forwarded-Prefix");
+    }
     request.setProtocolVersion(HttpVersion.HTTP_1_1); // keep-alive to the app whatever the client speaks
   }
 

@@ -159,13 +159,14 @@ final class Front extends ChannelInboundHandlerAdapter {
     }
     String host = request.headers().get(HttpHeaderNames.HOST);
     boolean hasBody = HttpUtil.isTransferEncodingChunked(request) || HttpUtil.getContentLength(request, 0L) > 0;
-    String appName = router.routes().lookup(host);
+    RouteTable.Route route = router.routes().route(host, request.uri());
+    String appName = route == null ? null : route.app();
     AppPool pool = appName == null ? null : router.pool().get(appName);
     if (pool == null) {
       answer(request, ErrorPages.notFound(host), hasBody || !HttpUtil.isKeepAlive(request));
       return;
     }
-    current = new Exchange(this, ctx.channel(), connections, request, appName);
+    current = new Exchange(this, ctx.channel(), connections, request, appName, route.prefix());
     current.begin(pool);
   }
 

@@ -7,25 +7,101 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * Host name to app: an immutable snapshot built from a {@link Catalog} off the hot path and swapped whole. Lookup
- * is one hash probe: case-insensitive, port and trailing dot ignored.
+ * Host (and path) to app: an immutable snapshot built from a {@link Catalog} off the hot path and swapped whole.
+ * Routes are the apps' {@code domains}: {@code example.com}, {@code *.example.com}, {@code *} (the default app),
+ * each optionally with a path prefix ({@code example.com/blog}).
+ *
+ * <p>Lookup, most specific first: the exact host, then wildcards from the longest suffix ({@code a.b.example.com}
+ * tries {@code *.b.example.com}, then {@code *.example.com}), then the default. Within a host, the longest path
+ * prefix that ends at a segment boundary wins, then the host's own route. Each step is a hash probe per label or
+ * path segment: the cost does not grow with the number of routes.
  */
-public record RouteTable(long version, Map<String, String> hosts) {
-  public static final RouteTable EMPTY = new RouteTable(0, Map.of());
+public final class RouteTable {
+  public static final RouteTable EMPTY = new RouteTable(0, Map.of(), Map.of(), null);
 
-  public static RouteTable of(Catalog catalog) {
-    Map<String, String> hosts = new HashMap<>();
-    for (App app : catalog.all()) {
-      for (String d : app.domains()) hosts.put(d, app.name());
+  /** Where a request goes: the app, and the path prefix that matched ("" for the whole host). */
+  public record Route(String app, String prefix) {}
+
+  /** One host's routes: its own, and by path prefix. */
+  private record HostRoutes(Route root, Map<String, Route> prefixes) {
+    Route match(String path) {
+      if (!prefixes.isEmpty() && path != null) {
+        int end = path.length();
+        int q = path.indexOf('?');
+        if (q >= 0) end = q;
+        int hash = path.indexOf('#');
+        if (hash >= 0 && hash < end) end = hash;
+        // "/blog/x" tries "/blog/x", then "/blog"; "/blog" matches "/blog", "/blog/" and "/blog?x", not "/blogs"
+        for (int e = end; e > 0; e = path.lastIndexOf('/', e - 1)) {
+          Route r = prefixes.get(path.substring(0, e));
+          if (r != null) return r;
+          if (e == 1) break;
+        }
+      }
+      return root;
     }
-    return new RouteTable(catalog.version(), Map.copyOf(hosts));
   }
 
-  /** The app serving {@code host} as the client sent it (e.g. {@code Hello.Localhost:8080}), or null. */
+  private final long version;
+  private final Map<String, HostRoutes> exact;
+  private final Map<String, HostRoutes> wildcard;
+  private final HostRoutes fallback;
+
+  private RouteTable(long version, Map<String, HostRoutes> exact, Map<String, HostRoutes> wildcard, HostRoutes fallback) {
+    this.version = version;
+    this.exact = exact;
+    this.wildcard = wildcard;
+    this.fallback = fallback;
+  }
+
+  public static RouteTable of(Catalog catalog) {
+    Map<String, Map<String, Route>> byHost = new HashMap<>();
+    for (App app : catalog.all()) {
+      for (String d : app.domains()) {
+        int slash = d.indexOf('/');
+        String host = slash < 0 ? d : d.substring(0, slash);
+        String prefix = slash < 0 ? "" : d.substring(slash);
+        byHost.computeIfAbsent(host, h -> new HashMap<>()).put(prefix, new Route(app.name(), prefix));
+      }
+    }
+    Map<String, HostRoutes> exact = new HashMap<>();
+    Map<String, HostRoutes> wildcard = new HashMap<>();
+    HostRoutes fallback = null;
+    for (var e : byHost.entrySet()) {
+      Map<String, Route> routes = new HashMap<>(e.getValue());
+      HostRoutes hr = new HostRoutes(routes.remove(""), Map.copyOf(routes));
+      String host = e.getKey();
+      if (host.equals("*")) fallback = hr;
+      else if (host.startsWith("*.")) wildcard.put(host.substring(2), hr);
+      else exact.put(host, hr);
+    }
+    return new RouteTable(catalog.version(), Map.copyOf(exact), Map.copyOf(wildcard), fallback);
+  }
+
+  public long version() {
+    return version;
+  }
+
+  /** Where a request for {@code host} (as the client sent it, e.g. {@code Hello.Localhost:8080}) and {@code path} goes, or null. */
+  public Route route(String host, String path) {
+    String h = host == null ? "" : normalize(host);
+    HostRoutes hr = exact.get(h);
+    Route r = hr == null ? null : hr.match(path);
+    if (r != null) return r;
+    if (!wildcard.isEmpty()) {
+      for (int dot = h.indexOf('.'); dot >= 0; dot = h.indexOf('.', dot + 1)) {
+        hr = wildcard.get(h.substring(dot + 1));
+        r = hr == null ? null : hr.match(path);
+        if (r != null) return r;
+      }
+    }
+    return fallback == null ? null : fallback.match(path);
+  }
+
+  /** The app for {@code host} at the root path, or null. */
   public String lookup(String host) {
-    if (host == null) return null;
-    String h = normalize(host);
-    return hosts.get(h);
+    Route r = route(host, "/");
+    return r == null ? null : r.app();
   }
 
   /** {@code Hello.Localhost:8080.} becomes {@code hello.localhost}; {@code [::1]:80} becomes {@code [::1]}. */

@@ -112,7 +112,8 @@ class AppsFileTest {
   }
 
   @ParameterizedTest
-  @CsvSource({"Example.COM, example.com", "example.com., example.com", "a-b.c_d.localhost, a-b.c_d.localhost", "localhost, localhost"})
+  @CsvSource({"Example.COM, example.com", "example.com., example.com", "a-b.c_d.localhost, a-b.c_d.localhost", "localhost, localhost",
+      "*.Example.com, *.example.com", "*, *", "example.com/Blog/, example.com/Blog", "*.example.com/a/b, *.example.com/a/b", "*/status, */status"})
   void normalizeDomain_valid(String text, String expected) {
     assertThat(AppsFile.normalizeDomain(text)).isEqualTo(expected);
   }
@@ -121,9 +122,12 @@ class AppsFileTest {
   @CsvSource(delimiter = '|', value = {
       "http://example.com | a domain, not a URL",
       "example.com:80 | a host name without a port",
-      "exa mple.com | a host name (letters, digits and - between dots)",
-      "-example.com | a host name (letters, digits and - between dots)",
-      "a..b | a host name (letters, digits and - between dots)"})
+      "exa mple.com | a host name (letters, digits and - between dots), *.example.com or *",
+      "-example.com | a host name (letters, digits and - between dots), *.example.com or *",
+      "a..b | a host name (letters, digits and - between dots), *.example.com or *",
+      "a.*.b | a host name (letters, digits and - between dots), *.example.com or *",
+      "example.com/a b | a path prefix such as /blog after the host",
+      "example.com/a?b | a path prefix such as /blog after the host"})
   void normalizeDomain_invalid(String text, String expected) {
     assertThatThrownBy(() -> AppsFile.normalizeDomain(text)).hasMessageContaining("(expected " + expected + ")");
   }

@@ -29,6 +29,16 @@ class HttpSemanticsTest {
         domains = ["echo.test"]
         command = "@APP@"
         directory = "app"
+
+        [apps.blog]
+        domains = ["echo.test/blog", "*.wild.test"]
+        command = "@APP@"
+        directory = "app"
+
+        [apps.other]
+        domains = ["*/fallback"]
+        command = "@APP@"
+        directory = "app"
         """, Map.of("router", Map.of("trusted_proxies", java.util.List.of("10.0.0.0/8"))));
   }
 
@@ -121,6 +131,23 @@ class HttpSemanticsTest {
       assertThat(at).as("answer %d after answer %d", i, i - 1).isGreaterThan(last);
       last = at;
     }
+  }
+
+  @Test
+  void pathPrefixesWildcardsAndTheDefaultApp() throws Exception {
+    JsonNode blog = echoOf(RawHttp.exchange(berth.port(), "GET /blog/2024/post?x=1 HTTP/1.1\r\nHost: echo.test\r\n\r\n", 1500));
+    assertThat(blog.get("path").asText()).isEqualTo("/2024/post?x=1");
+    assertThat(blog.get("headers").get("x-forwarded-prefix").asText()).isEqualTo("/blog");
+    assertThat(blog.get("env_port").asText()).isNotEqualTo(echoOf(RawHttp.exchange(berth.port(), "GET /echo HTTP/1.1\r\nHost: echo.test\r\n\r\n", 1500)).get("env_port").asText());
+    JsonNode bare = echoOf(RawHttp.exchange(berth.port(), "GET /blog HTTP/1.1\r\nHost: echo.test\r\n\r\n", 1500));
+    assertThat(bare.get("path").asText()).isEqualTo("/");
+    JsonNode notBlog = echoOf(RawHttp.exchange(berth.port(), "GET /blogs HTTP/1.1\r\nHost: echo.test\r\nX-Forwarded-Prefix: /fake\r\n\r\n", 1500));
+    assertThat(notBlog.get("path").asText()).isEqualTo("/blogs");
+    assertThat(notBlog.get("headers").has("x-forwarded-prefix")).as("an untrusted client's prefix is dropped").isFalse();
+    JsonNode wild = echoOf(RawHttp.exchange(berth.port(), "GET /w HTTP/1.1\r\nHost: a.b.wild.test\r\n\r\n", 1500));
+    assertThat(wild.get("env_port").asText()).isEqualTo(blog.get("env_port").asText());
+    JsonNode other = echoOf(RawHttp.exchange(berth.port(), "GET /fallback/o HTTP/1.1\r\nHost: anything.test\r\n\r\n", 1500));
+    assertThat(other.get("path").asText()).isEqualTo("/o");
   }
 
   @Test

@@ -49,6 +49,24 @@ class CliTest {
   }
 
   @Test
+  void serveWithADatabaseOfAnotherKindSaysWhichKey() throws Exception {
+    Result r = berth("serve", "--database", "jdbc:mysql://db/berth", "--data", dir.resolve("data").toString());
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.output()).contains("database: \"jdbc:mysql://db/berth\" is not a database Berth can use");
+  }
+
+  @Test
+  void serveHelpHasAFlagForEveryNodeKeyWithItsDefault() throws Exception {
+    Result r = berth("serve", "--help");
+    assertThat(r.code()).isZero();
+    String help = r.output().replaceAll("\\s+", ""); // picocli wraps long descriptions, also after a ':'
+
+    for (var key : berth.config.NodeConfig.KEYS) {
+      assertThat(help).as(key.name()).contains(key.flag()).contains("(default:" + key.defaultText().replace("`", "").replace(" ", ""));
+    }
+  }
+
+  @Test
   void checkPrintsTheAppsOfAValidFile() throws Exception {
     Path apps = dir.resolve("apps.toml");
     Files.writeString(apps, """

@@ -56,6 +56,14 @@ class CliTest {
   }
 
   @Test
+  void serveWithAnUnreachableDatabaseSaysSoAndExits1() throws Exception {
+    Result r = berth("serve", "--database", "jdbc:postgresql://127.0.0.1:1/berth", "--data", dir.resolve("data").toString(),
+        "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0");
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.output()).contains("berth: cannot start: cannot open the database (postgresql //127.0.0.1:1/berth): Connection to 127.0.0.1:1 refused");
+  }
+
+  @Test
   void serveHelpHasAFlagForEveryNodeKeyWithItsDefault() throws Exception {
     Result r = berth("serve", "--help");
     assertThat(r.code()).isZero();

@@ -13,11 +13,13 @@ import berth.testing.BerthFixture;
 import berth.testing.BerthProcess;
 import berth.testing.Http;
 import berth.testing.TestApp;
+import berth.testing.TestPostgres;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -78,6 +80,27 @@ class StoreTest {
     // deleted from the store: no longer routed
     berth.berth.store().delete("fromstore", -1);
     assertThat(Http.get(berth.port(), "fromstore.test", "/echo").statusCode()).isEqualTo(404);
+  }
+
+  @Test
+  void onPostgresqlAnAppCreatedInTheStoreIsRoutedAtOnceAndStillThereAfterARestart() throws Exception {
+    String database = TestPostgres.newDatabase();
+    try {
+      berth = BerthFixture.start(dir, FILE, Map.of("database", database));
+      berth.berth.store().create(app("fromstore", "fromstore.test"));
+      assertThat(Http.get(berth.port(), "fromstore.test", "/echo").statusCode()).isEqualTo(200);
+      assertThat(berth.berth.store().describe()).startsWith("postgresql //127.0.0.1");
+      berth.close();
+
+      berth = BerthFixture.start(dir, FILE, Map.of("database", database));
+      assertThat(berth.berth.store().list()).extracting(s -> s.app().name()).containsExactly("fromfile", "fromstore");
+      assertThat(Http.get(berth.port(), "fromstore.test", "/echo").statusCode()).isEqualTo(200);
+      assertThat(dir.resolve("data/berth.db")).doesNotExist();
+    } finally {
+      if (berth != null) berth.close();
+      berth = null;
+      TestPostgres.drop(database);
+    }
   }
 
   @Test

@@ -4,9 +4,13 @@ import berth.admin.AdminServer;
 import berth.apps.AppsFile;
 import berth.apps.Catalog;
 import berth.cgroup.CgroupSystem;
+import berth.config.ConfigException;
 import berth.config.NodeConfig;
 import berth.pool.Pool;
 import berth.router.Router;
+import berth.store.SqlStore;
+import berth.store.Store;
+import berth.store.StoreException;
 import berth.supervisor.Ports;
 import berth.supervisor.Supervisor;
 import io.vertx.core.Future;
@@ -18,6 +22,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -32,6 +37,7 @@ public final class Berth implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Berth.class);
 
   private final NodeConfig config;
+  private final Store store;
   private final Vertx vertx;
   private final Pool pool;
   private final Optional<CgroupSystem> cgroups;
@@ -41,8 +47,10 @@ public final class Berth implements AutoCloseable {
   private int adminPort;
   private CompletableFuture<Void> stopped;
 
-  private Berth(NodeConfig config, Catalog catalog) {
+  private Berth(NodeConfig config, Store store) {
     this.config = config;
+    this.store = store;
+    Catalog catalog = store.catalog();
     // Vert.x serves only the admin listener; the router has its own Netty event loops
     this.vertx = Vertx.builder()
         .with(new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(2))
@@ -65,18 +73,39 @@ public final class Berth implements AutoCloseable {
     this.admin = new AdminServer(vertx, pool);
     pool.update(catalog);
     router.update(catalog);
-    LOG.info("{} apps, transport {}, data in {}", catalog.apps().size(), router.transport(), config.dataDir().toAbsolutePath());
+    // every committed write of the store reaches the pool and the router, in revision order
+    store.onChange(c -> {
+      pool.update(c);
+      router.update(c);
+    });
+    LOG.info("{} apps (store revision {}), transport {}, data in {}", catalog.apps().size(), catalog.version(), router.transport(),
+        config.dataDir().toAbsolutePath());
+    if (catalog.apps().isEmpty()) LOG.warn("no apps yet (give --apps FILE, or create them through the API): every request gets 404");
   }
 
-  /** Loads the apps, binds both listeners and returns a running Berth; throws if anything is wrong. */
+  /**
+   * Reads the apps files (any problem stops here, before anything is written), opens the store (migrations run)
+   * and applies the files' apps into it, then builds the parts from the store's catalog, binds both listeners and
+   * returns a running Berth. Throws {@link ConfigException} for invalid configuration, another exception if
+   * anything else is wrong.
+   */
   public static Berth start(NodeConfig config) {
-    Catalog catalog = AppsFile.load(config.appFiles());
+    Catalog fromFiles = AppsFile.load(config.appFiles());
     try {
       Files.createDirectories(config.dataDir().resolve("logs"));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot create data directory " + config.dataDir(), e);
     }
-    Berth berth = new Berth(config, catalog);
+    Store store = SqlStore.open(config.databaseUrl());
+    Berth berth;
+    try {
+      LOG.info("store: {}", store.describe());
+      apply(store, fromFiles, config.appFiles());
+      berth = new Berth(config, store);
+    } catch (RuntimeException e) {
+      store.close();
+      throw e;
+    }
     try {
       berth.port = berth.router.listen(config.listen());
       berth.adminPort = await(berth.admin.listen(config.admin()));
@@ -90,6 +119,28 @@ public final class Berth implements AutoCloseable {
     }
     LOG.info("router listening on {}:{}, admin on {}:{}", config.listen().host(), berth.port, config.admin().host(), berth.adminPort);
     return berth;
+  }
+
+  /**
+   * Creates or updates the apps of the files in the store, in one transaction; apps the files do not name are left
+   * alone. A domain that an app outside the files owns is a configuration error naming the key.
+   */
+  private static void apply(Store store, Catalog fromFiles, List<java.nio.file.Path> files) {
+    if (fromFiles.apps().isEmpty()) return;
+    try {
+      long before = store.catalog().version();
+      store.upsertAll(List.copyOf(fromFiles.all()));
+      LOG.info("applied the {} apps of {} into the store ({})", fromFiles.apps().size(), files,
+          store.catalog().version() == before ? "no change" : "revision " + store.catalog().version());
+    } catch (StoreException.Conflict e) {
+      String where = String.join(", ", files.stream().map(String::valueOf).toList());
+      throw ConfigException.at(e.field(), e.getMessage() + " (an app in the store that the apps files do not define)").within(where);
+    }
+  }
+
+  /** The store of apps: writes to it apply live (the pool and the router follow every committed change). */
+  public Store store() {
+    return store;
   }
 
   /** The router's bound port (useful when the config said port 0). */
@@ -121,6 +172,7 @@ public final class Berth implements AutoCloseable {
         .whenComplete((v, e) -> {
           router.close();
           pool.close();
+          store.close();
           cgroups.ifPresent(CgroupSystem::close);
           LOG.info("stopped");
         })

@@ -6,23 +6,8 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * How the router treats clients: the {@code [router]} table of the node config. Read once at start.
- *
- * @param trustedProxies {@code trusted_proxies} (default none): clients whose X-Forwarded-* and Forwarded
- *     headers are believed and extended; from anyone else they are replaced
- * @param accessLog {@code access_log} (default {@code combined}): {@code off}, {@code common}, {@code combined}
- *     or {@code json}, one line per request in {@code DATA/logs/access.log}
- * @param headerTimeout {@code header_timeout} (default 10s): a request head (line and headers) must arrive
- *     whole within this, from the connection's start or the first byte of the request; else 408
- * @param bodyTimeout {@code body_timeout} (default 60s): a request body that stops arriving for this long: 408
- * @param keepAliveTimeout {@code keepalive_timeout} (default 75s): an idle client connection is closed after this
- * @param connectTimeout {@code connect_timeout} (default 5s): opening a connection to an instance; then 502
- * @param requestTimeout {@code request_timeout} (default 60s): how long an app may take to begin its answer after
- *     it has the request; then 504. An app may set its own.
- * @param maxConnections {@code max_connections} (default 20000): client connections held at once; more are closed
- *     at once
- * @param maxRequestLine {@code max_request_line} (default 8K): longer request lines get 414
- * @param maxHeaderSize {@code max_header_size} (default 32K): larger header sections get 431
+ * How the router treats clients: the {@code [router]} table of the node config, read once at start. Each
+ * component is one key of {@link #KEYS} (docs/CONFIG.md lists them).
  */
 public record RouterConfig(
     List<Cidr> trustedProxies,
@@ -37,6 +22,33 @@ public record RouterConfig(
     int maxHeaderSize) {
 
   public enum AccessLog { OFF, COMMON, COMBINED, JSON }
+
+  public static final Key<List<String>> TRUSTED_PROXIES = Key.described("trusted_proxies",
+      Kind.list("list of IP addresses or blocks", t -> Cidr.parse(t).toString()), "none", "",
+      "clients (e.g. a load balancer, `10.0.0.0/8`) whose `X-Forwarded-*`, `Forwarded` and `X-Forwarded-Prefix` headers are believed and extended; from anyone else they are replaced");
+  public static final Key<AccessLog> ACCESS_LOG = Key.of("access_log", Kind.text("off, common, combined or json", RouterConfig::accessLogFormat,
+      f -> f.name().toLowerCase(Locale.ROOT)), AccessLog.COMBINED, "",
+      "one line per request in `DATA/logs/access.log` (rotated at 64 MiB, 5 kept): the common or combined format followed by host, app, instance, time waiting for the app and total time, request id; or one JSON object per line");
+  public static final Key<Duration> HEADER_TIMEOUT = Key.of("header_timeout", Kind.duration(Duration.ofMillis(100)), Duration.ofSeconds(10), "",
+      "a request's head (line and headers) must arrive whole within this, counted from the connection's start or the request's first byte; else 408 and the connection is closed (slowloris)");
+  public static final Key<Duration> BODY_TIMEOUT = Key.of("body_timeout", Kind.duration(Duration.ofMillis(100)), Duration.ofSeconds(60), "",
+      "a request body that stops arriving for this long gets 408");
+  public static final Key<Duration> KEEPALIVE_TIMEOUT = Key.of("keepalive_timeout", Kind.duration(Duration.ofMillis(100)), Duration.ofSeconds(75), "",
+      "a client connection with no request for this long is closed");
+  public static final Key<Duration> CONNECT_TIMEOUT = Key.of("connect_timeout", Kind.duration(Duration.ofMillis(10)), Duration.ofSeconds(5), "",
+      "opening a connection to an instance; then 502");
+  public static final Key<Duration> REQUEST_TIMEOUT = Key.of("request_timeout", Kind.duration(Duration.ofMillis(10)), Duration.ofSeconds(60), "",
+      "how long an app may take to begin its answer once it has the whole request; then 504");
+  public static final Key<Integer> MAX_CONNECTIONS = Key.of("max_connections", Kind.whole(1, 10_000_000), 20_000, "connections",
+      "client connections held at once; more are closed as they come (each costs a file descriptor: see `ulimit -n`)");
+  public static final Key<Long> MAX_REQUEST_LINE = Key.of("max_request_line", Kind.size(256), 8L << 10, "",
+      "a longer request line gets 414");
+  public static final Key<Long> MAX_HEADER_SIZE = Key.of("max_header_size", Kind.size(1 << 10), 32L << 10, "",
+      "a larger header section gets 431");
+
+  /** Every router key, in the order docs show them. */
+  public static final List<Key<?>> KEYS = List.of(TRUSTED_PROXIES, ACCESS_LOG, HEADER_TIMEOUT, BODY_TIMEOUT, KEEPALIVE_TIMEOUT, CONNECT_TIMEOUT,
+      REQUEST_TIMEOUT, MAX_CONNECTIONS, MAX_REQUEST_LINE, MAX_HEADER_SIZE);
 
   public static final RouterConfig DEFAULTS = read(ConfigNode.root(com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode()));
 
@@ -53,40 +65,23 @@ public record RouterConfig(
 
   /** Reads the keys of {@code c} (the {@code [router]} table), recording problems in it. */
   public static RouterConfig read(ConfigNode c) {
-    List<Cidr> trusted = c.stringList("trusted_proxies", List.of()).stream().map(t -> {
-      try {
-        return Cidr.parse(t);
-      } catch (IllegalArgumentException e) {
-        c.problem("trusted_proxies", e.getMessage());
-        return null;
-      }
-    }).filter(java.util.Objects::nonNull).toList();
-    AccessLog log = c.parsed("access_log", AccessLog.COMBINED, t -> {
-      try {
-        return AccessLog.valueOf(t.toUpperCase(Locale.ROOT));
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException(Durations.quote(t) + " is not a log format (expected off, common, combined or json)");
-      }
-    });
-    Duration header = c.duration("header_timeout", Duration.ofSeconds(10), Duration.ofMillis(100));
-    Duration body = c.duration("body_timeout", Duration.ofSeconds(60), Duration.ofMillis(100));
-    Duration keepAlive = c.duration("keepalive_timeout", Duration.ofSeconds(75), Duration.ofMillis(100));
-    Duration connect = c.duration("connect_timeout", Duration.ofSeconds(5), Duration.ofMillis(10));
-    Duration request = c.duration("request_timeout", Duration.ofSeconds(60), Duration.ofMillis(10));
-    int maxConnections = c.integer("max_connections", 20_000, 1, 10_000_000);
-    int maxLine = (int) size(c, "max_request_line", 8 << 10, 256, 1 << 20);
-    int maxHeader = (int) size(c, "max_header_size", 32 << 10, 1 << 10, 16 << 20);
+    List<String> trusted = TRUSTED_PROXIES.read(c);
+    long maxLine = MAX_REQUEST_LINE.read(c);
+    long maxHeader = MAX_HEADER_SIZE.read(c);
+    if (maxLine > (1 << 20)) c.problem(MAX_REQUEST_LINE.name(), Sizes.format(maxLine) + " is too large (expected at most 1M)");
+    if (maxHeader > (16 << 20)) c.problem(MAX_HEADER_SIZE.name(), Sizes.format(maxHeader) + " is too large (expected at most 16M)");
+    RouterConfig r = new RouterConfig(trusted == null ? List.of() : trusted.stream().map(Cidr::parse).toList(), ACCESS_LOG.read(c),
+        HEADER_TIMEOUT.read(c), BODY_TIMEOUT.read(c), KEEPALIVE_TIMEOUT.read(c), CONNECT_TIMEOUT.read(c), REQUEST_TIMEOUT.read(c),
+        MAX_CONNECTIONS.read(c), (int) Math.min(maxLine, 1 << 20), (int) Math.min(maxHeader, 16 << 20));
     c.rejectUnknownKeys();
-    return new RouterConfig(trusted, log, header, body, keepAlive, connect, request, maxConnections, maxLine, maxHeader);
+    return r;
   }
 
-  private static long size(ConfigNode c, String key, long dflt, long min, long max) {
-    return c.parsed(key, dflt, t -> {
-      long v = Sizes.parse(t);
-      if (v < min || v > max) {
-        throw new IllegalArgumentException(Durations.quote(t) + " is out of range (expected " + Sizes.format(min) + " to " + Sizes.format(max) + ")");
-      }
-      return v;
-    });
+  private static AccessLog accessLogFormat(String text) {
+    try {
+      return AccessLog.valueOf(text.strip().toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(Durations.quote(text) + " is not a log format (expected off, common, combined or json)");
+    }
   }
 }

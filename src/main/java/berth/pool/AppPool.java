@@ -292,6 +292,7 @@ public final class AppPool {
         else after.add(dropLocked(s, why));
       }
       retiring.forEach(s -> gone.add(s.removed));
+      settlePendingLocked();
     }
     Unavailable u = new Unavailable(app().name(), new Unavailable.Closing(why));
     failed.forEach(w -> w.completeExceptionally(u));
@@ -477,6 +478,7 @@ public final class AppPool {
           takeLocked(slot, wanted);
           settleLocked(Change.Outcome.APPLIED, what + " applied in place to i" + slot.id());
           reconcileLocked(slot); // the settings may have changed again meanwhile
+          settlePendingLocked();
         }
         case Supervisor.LimitsChange.NotInPlace n -> {
           log.berth(slot.id(), what + ": cannot be applied in place (" + n.why() + "): replacing gracefully");
@@ -524,6 +526,19 @@ public final class AppPool {
   /** The latest change moves on to {@code outcome}, if it concerns what runs. */
   private void settleLocked(Change.Outcome outcome, String detail) {
     if (change != null) change = change.with(outcome, detail);
+  }
+
+  /**
+   * A pending change whose instance went away (stopped, idle, crashed), or that an instance started since has
+   * in force, is applied: nothing runs with other settings.
+   */
+  private void settlePendingLocked() {
+    if (change == null || change.outcome() != Change.Outcome.PENDING) return;
+    if (current == null && replacement == null) {
+      settleLocked(Change.Outcome.APPLIED, "no instance runs: the next start uses them");
+    } else if (replacement == null && current != null && current.ready() && !current.applying && current.applied.equals(app)) {
+      settleLocked(Change.Outcome.APPLIED, "in force on i" + current.id());
+    }
   }
 
   /**
@@ -603,6 +618,7 @@ public final class AppPool {
           }
         }
       }
+      settlePendingLocked();
     }
     for (int k = 0; k < served.size(); k++) {
       if (failure == null) served.get(k).complete(leases.get(k));
@@ -644,6 +660,7 @@ public final class AppPool {
         }
       }
       if (drained != null && inFlightLocked() == 0) drained.complete(null);
+      settlePendingLocked();
       u = new Unavailable(app.name(), new Unavailable.Closing("it stopped"));
     }
     slot.serving.completeExceptionally(u); // no-op if it served
@@ -716,6 +733,7 @@ public final class AppPool {
       toStop.unwatch();
       toStop.retiring = "idle";
       retiring.add(toStop);
+      settlePendingLocked();
     }
     supervisor.stop(toStop.instance, "idle for " + Durations.format(idle));
   }

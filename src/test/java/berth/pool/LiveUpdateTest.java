@@ -127,6 +127,8 @@ class LiveUpdateTest {
     lease.release();
     assertThat(color()).isEqualTo("green");
     assertThat(Files.readString(dir.resolve("t.log"))).contains("starting one with the new settings for 1 held request(s)");
+    assertThat(pool.status().change().outcome()).isEqualTo(Change.Outcome.APPLIED);
+    assertThat(pool.status().change().detail()).isEqualTo("in force on i2");
     pool.checkInvariants();
   }
 }

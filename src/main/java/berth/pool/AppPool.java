@@ -239,7 +239,7 @@ public final class AppPool {
         retryAt = Instant.MIN;
         log.berth(0, "start asked");
       }
-      serving = (current != null ? current : startLocked(false)).serving;
+      serving = (current != null ? current : startLocked(/* asReplacement= */ false)).serving;
     }
     return described(serving);
   }
@@ -257,14 +257,14 @@ public final class AppPool {
       if (current == null) {
         retryAt = Instant.MIN;
         log.berth(0, "restart asked: no instance runs; starting one");
-        serving = startLocked(false).serving;
+        serving = startLocked(/* asReplacement= */ false).serving;
       } else if (!current.ready()) {
         serving = current.serving;
       } else if (replacement != null) {
         serving = replacement.serving;
       } else {
         log.berth(current.id(), "restart asked: starting a new instance; this one serves until it is ready");
-        serving = startLocked(true).serving;
+        serving = startLocked(/* asReplacement= */ true).serving;
       }
     }
     return described(serving);
@@ -414,7 +414,12 @@ public final class AppPool {
    * and then they run at once, here, under this lock.
    */
   private Slot startLocked(boolean asReplacement) {
+    return startLocked(asReplacement, /* forChange= */ false);
+  }
+
+  private Slot startLocked(boolean asReplacement, boolean forChange) {
     Slot slot = new Slot(supervisor.start(app, ids.getAsInt(), log));
+    slot.forChange = forChange;
     if (asReplacement) replacement = slot;
     else current = slot;
     if (!asReplacement) slot.instance.answering().whenComplete((ok, err) -> { if (err == null) onAnswering(slot); });
@@ -450,11 +455,12 @@ public final class AppPool {
     } else if (relaunch) {
       replaceLocked(slot, String.join(", ", Changes.keys(slot.applied, want).stream().filter(Changes::relaunchKey).toList()) + " changed");
     } else {
+      settleLocked(Change.Outcome.PENDING, "writing the new limits to the cgroup of i" + slot.id());
       if (!slot.applying) {
         slot.applying = true;
+        // may complete before thenAccept attaches: then limitsWritten runs here, at once, under this lock
         supervisor.changeLimits(slot.instance, want).thenAccept(result -> limitsWritten(slot, want, result));
       }
-      settleLocked(Change.Outcome.PENDING, "writing the new limits to the cgroup of i" + slot.id());
     }
   }
 
@@ -462,7 +468,7 @@ public final class AppPool {
   private void replaceLocked(Slot old, String why) {
     log.berth(old.id(), "replacing gracefully (" + why + "): starting a new instance; this one serves until it is ready");
     settleLocked(Change.Outcome.PENDING, "a new instance is starting to replace i" + old.id());
-    startLocked(true).forChange = true;
+    startLocked(/* asReplacement= */ true, /* forChange= */ true);
   }
 
   /** The outcome of writing new limits to {@code slot}'s cgroup: in force, or a replacement must bring them. */

@@ -68,16 +68,12 @@ public final class Berth implements AutoCloseable {
         new Supervisor.Policy(config.allowRoot(), config.createUsers(), config.dataDir().toAbsolutePath().resolve("home")));
     int leftovers = supervisor.stopLeftovers(catalog::app);
     if (leftovers > 0) LOG.warn("stopped {} instance(s) left running by an earlier run of Berth", leftovers);
-    this.pool = new Pool(supervisor, config.dataDir().resolve("logs"), Clock.systemUTC());
+    this.pool = new Pool(supervisor, config.dataDir().resolve("logs"), Clock.systemUTC(), config.drainTimeout());
     this.router = new Router(pool, config.eventLoops(), config.router(), config.dataDir().resolve("logs"));
     this.admin = new AdminServer(vertx, pool);
-    pool.update(catalog);
-    router.update(catalog);
+    apply(catalog);
     // every committed write of the store reaches the pool and the router, in revision order
-    store.onChange(c -> {
-      pool.update(c);
-      router.update(c);
-    });
+    store.onChange(this::apply);
     LOG.info("{} apps (store revision {}), transport {}, data in {}", catalog.apps().size(), catalog.version(), router.transport(),
         config.dataDir().toAbsolutePath());
     if (catalog.apps().isEmpty()) LOG.warn("no apps yet (give --apps FILE, or create them through the API): every request gets 404");
@@ -100,7 +96,7 @@ public final class Berth implements AutoCloseable {
     Berth berth;
     try {
       LOG.info("store: {}", store.describe());
-      apply(store, fromFiles, config.appFiles());
+      applyFiles(store, fromFiles, config.appFiles());
       berth = new Berth(config, store);
     } catch (RuntimeException e) {
       store.close();
@@ -125,7 +121,7 @@ public final class Berth implements AutoCloseable {
    * Creates or updates the apps of the files in the store, in one transaction; apps the files do not name are left
    * alone. A domain that an app outside the files owns is a configuration error naming the key.
    */
-  private static void apply(Store store, Catalog fromFiles, List<java.nio.file.Path> files) {
+  private static void applyFiles(Store store, Catalog fromFiles, List<java.nio.file.Path> files) {
     if (fromFiles.apps().isEmpty()) return;
     try {
       long before = store.catalog().version();
@@ -154,6 +150,16 @@ public final class Berth implements AutoCloseable {
 
   public Pool pool() {
     return pool;
+  }
+
+  /**
+   * Applies a committed catalog, live: the pool first (a new app's pool exists before a route leads to it;
+   * changed apps apply their settings, deleted ones drain and stop), then the router's route table, swapped whole
+   * (a domain moved between apps switches in one step). Call with each catalog in commit order.
+   */
+  public void apply(Catalog catalog) {
+    pool.update(catalog);
+    router.update(catalog);
   }
 
   /**

@@ -1,6 +1,8 @@
 package berth.testing;
 
 import berth.Berth;
+import berth.apps.AppsFile;
+import berth.apps.Catalog;
 import berth.config.NodeConfig;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -50,6 +52,27 @@ public final class BerthFixture implements AutoCloseable {
     // strings, booleans, and maps for tables such as [router]
     node.forEach((k, v) -> flags.set(k, new com.fasterxml.jackson.databind.ObjectMapper().valueToTree(v)));
     return new BerthFixture(dir, Berth.start(NodeConfig.load(null, flags)));
+  }
+
+  private long version = 1;
+
+  /**
+   * Applies apps given as TOML text (same placeholders as {@link #start}) as the store will after a committed
+   * write: {@code Berth.apply}, the pool and then the router. Apps it does not name are deleted.
+   */
+  public synchronized void apply(String appsToml) {
+    Path file = dir.resolve("apps-" + (version + 1) + ".toml");
+    try {
+      Files.writeString(file, appsToml.replace("@APP@", command().replace("\"", "\\\"")).replace("@DIR@", dir.toString()));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    Catalog read = AppsFile.load(java.util.List.of(file));
+    berth.apply(new Catalog(++version, read.apps()));
+  }
+
+  private String command() {
+    return TestApp.install(dir.resolve("app"));
   }
 
   public int port() {

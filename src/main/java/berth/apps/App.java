@@ -45,7 +45,9 @@ public record App(
     Duration maxLifetime,
     String readyPath,
     String user,
-    String group) {
+    String group,
+    Duration requestTimeout,
+    long maxBodySize) {
 
   public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofMinutes(5);
   public static final Duration DEFAULT_START_TIMEOUT = Duration.ofSeconds(60);

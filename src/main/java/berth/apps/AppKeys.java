@@ -78,9 +78,15 @@ public final class AppKeys {
   public static final Key<Duration> MAX_LIFETIME = Key.described("max_lifetime", Kind.duration(Duration.ofSeconds(1)), "none", "",
       "replace the instance gracefully after this long");
 
+  public static final Key<Duration> REQUEST_TIMEOUT = Key.described("request_timeout", Kind.duration(Duration.ofMillis(10)), "the router's `request_timeout`", "",
+      "how long the app may take to begin its answer once it has the whole request; then 504");
+  public static final Key<Long> MAX_BODY_SIZE = Key.described("max_body_size", Kind.size(1), "none", "",
+      "a larger request body gets 413 (a declared Content-Length before anything reaches the app; a chunked body when it grows past it)");
+
   /** Every app key, in the order of the canonical JSON and docs/CONFIG.md. */
   public static final List<Key<?>> ALL = List.of(NAME, DOMAINS, COMMAND, DIRECTORY, ENV, IDLE_TIMEOUT, START_TIMEOUT, STOP_TIMEOUT,
-      STOP_SIGNAL, MAX_QUEUE, READY_PATH, USER, GROUP, MEMORY_LIMIT, MEMORY_RECYCLE, PIDS_LIMIT, CPU_WEIGHT, MAX_REQUESTS, MAX_LIFETIME);
+      STOP_SIGNAL, MAX_QUEUE, READY_PATH, USER, GROUP, MEMORY_LIMIT, MEMORY_RECYCLE, PIDS_LIMIT, CPU_WEIGHT, MAX_REQUESTS, MAX_LIFETIME,
+      REQUEST_TIMEOUT, MAX_BODY_SIZE);
 
   private AppKeys() {}
 
@@ -106,6 +112,8 @@ public final class AppKeys {
     o.set(CPU_WEIGHT.name(), CPU_WEIGHT.write(app.cpuWeight()));
     o.set(MAX_REQUESTS.name(), MAX_REQUESTS.write(app.maxRequests() == 0 ? null : (int) app.maxRequests()));
     o.set(MAX_LIFETIME.name(), MAX_LIFETIME.write(app.maxLifetime().isZero() ? null : app.maxLifetime()));
+    o.set(REQUEST_TIMEOUT.name(), REQUEST_TIMEOUT.write(app.requestTimeout()));
+    o.set(MAX_BODY_SIZE.name(), MAX_BODY_SIZE.write(app.maxBodySize() == 0 ? null : app.maxBodySize()));
     return o;
   }
 
@@ -166,6 +174,8 @@ public final class AppKeys {
     int cpuWeight = CPU_WEIGHT.read(c);
     int maxRequests = orZero(MAX_REQUESTS.read(c));
     Duration maxLifetime = MAX_LIFETIME.read(c);
+    Duration requestTimeout = REQUEST_TIMEOUT.read(c);
+    long maxBodySize = orZero(MAX_BODY_SIZE.read(c));
     c.rejectUnknownKeys();
 
     if (memoryRecycle > 0 && memoryLimit > 0 && memoryRecycle >= memoryLimit) {
@@ -186,7 +196,7 @@ public final class AppKeys {
     }
     if (c.problems().size() > before) return null;
     return new App(name, domains, new Launch(command, directory, env), idle, start, stop, signal, maxQueue, memoryLimit, pidsLimit, cpuWeight,
-        memoryRecycle, maxRequests, maxLifetime == null ? Duration.ZERO : maxLifetime, readyPath, user, group);
+        memoryRecycle, maxRequests, maxLifetime == null ? Duration.ZERO : maxLifetime, readyPath, user, group, requestTimeout, maxBodySize);
   }
 
   /** The absolute, normalized working directory, as {@code origin} reads it; null (with the problem) if there is none. */

@@ -55,7 +55,9 @@ final class Changes {
       new Key("stop_signal", App::stopSignal, String::valueOf),
       new Key("max_queue", App::maxQueue, String::valueOf),
       new Key("max_requests", App::maxRequests, NUMBER),
-      new Key("max_lifetime", App::maxLifetime, DURATION));
+      new Key("max_lifetime", App::maxLifetime, DURATION),
+      new Key("request_timeout", App::requestTimeout, v -> v == null ? "the router's" : Durations.format((Duration) v)),
+      new Key("max_body_size", App::maxBodySize, SIZE));
 
   private Changes() {}
 

@@ -47,8 +47,10 @@ final class Exchange {
   private final Channel client;
   private final AppConnections connections;
   private final HttpRequest request;
+  private final RouteTable.Route route;
   private final String appName;
   private final String prefix;
+  private long bodyBytes;
   private final boolean keepAlive;
   private final boolean http10;
   private final boolean head;
@@ -86,8 +88,8 @@ final class Exchange {
   /** Armed once the whole request is with the app, until its answer begins (router.request_timeout). */
   private io.netty.util.concurrent.ScheduledFuture<?> answerTimer;
 
-  /** @param prefix the path prefix the route matched ("" for none): the app sees the path below it */
-  Exchange(Front front, Channel client, AppConnections connections, HttpRequest request, String appName, String prefix) {
+  /** @param route where it goes: the app, and the path prefix matched (the app sees the path below it) */
+  Exchange(Front front, Channel client, AppConnections connections, HttpRequest request, RouteTable.Route route) {
     this.started = System.nanoTime();
     this.originalUri = request.uri();
     this.protocol = request.protocolVersion().text();
@@ -95,8 +97,9 @@ final class Exchange {
     this.client = client;
     this.connections = connections;
     this.request = request;
-    this.appName = appName;
-    this.prefix = prefix;
+    this.route = route;
+    this.appName = route.app();
+    this.prefix = route.prefix();
     this.keepAlive = HttpUtil.isKeepAlive(request);
     this.http10 = request.protocolVersion().equals(HttpVersion.HTTP_1_0);
     this.head = request.method().equals(HttpMethod.HEAD);
@@ -246,6 +249,13 @@ final class Exchange {
       return;
     }
     boolean last = c instanceof LastHttpContent;
+    if (route.maxBodySize() > 0 && (bodyBytes += c.content().readableBytes()) > route.maxBodySize()) {
+      c.release();
+      requestRead = false; // the rest is not read: the connection closes after the answer
+      fail(ErrorPages.badRequest(413, "its body is larger than app " + appName + " accepts (max_body_size "
+          + berth.config.Sizes.format(route.maxBodySize()) + ")"));
+      return;
+    }
     if (last) requestRead = true;
     if (!headSent) {
       if (early == null) early = new ArrayDeque<>();
@@ -265,7 +275,7 @@ final class Exchange {
 
   private void armAnswerTimer() {
     if (answerTimer != null || responseStarted || tunnel) return;
-    long ms = front.config().requestTimeout().toMillis();
+    long ms = (route.requestTimeout() != null ? route.requestTimeout() : front.config().requestTimeout()).toMillis();
     answerTimer = client.eventLoop().schedule(() -> {
       answerTimer = null;
       if (!done && !responseStarted) {

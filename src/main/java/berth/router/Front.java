@@ -166,7 +166,12 @@ final class Front extends ChannelInboundHandlerAdapter {
       answer(request, ErrorPages.notFound(host), hasBody || !HttpUtil.isKeepAlive(request));
       return;
     }
-    current = new Exchange(this, ctx.channel(), connections, request, appName, route.prefix());
+    if (route.maxBodySize() > 0 && HttpUtil.getContentLength(request, 0L) > route.maxBodySize()) {
+      answer(request, ErrorPages.badRequest(413, "its body (" + HttpUtil.getContentLength(request, 0L) + " bytes) is larger than app "
+          + appName + " accepts (max_body_size " + berth.config.Sizes.format(route.maxBodySize()) + ")"), true);
+      return;
+    }
+    current = new Exchange(this, ctx.channel(), connections, request, route);
     current.begin(pool);
   }
 

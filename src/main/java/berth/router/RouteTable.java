@@ -19,8 +19,14 @@ import java.util.Map;
 public final class RouteTable {
   public static final RouteTable EMPTY = new RouteTable(0, Map.of(), Map.of(), null);
 
-  /** Where a request goes: the app, and the path prefix that matched ("" for the whole host). */
-  public record Route(String app, String prefix) {}
+  /**
+   * Where a request goes: the app, the path prefix that matched ("" for the whole host), and the app's settings
+   * the router applies per request.
+   *
+   * @param requestTimeout the app's {@code request_timeout}, or null for the router's
+   * @param maxBodySize the app's {@code max_body_size}, 0 for none
+   */
+  public record Route(String app, String prefix, java.time.Duration requestTimeout, long maxBodySize) {}
 
   /** One host's routes: its own, and by path prefix. */
   private record HostRoutes(Route root, Map<String, Route> prefixes) {
@@ -61,7 +67,7 @@ public final class RouteTable {
         int slash = d.indexOf('/');
         String host = slash < 0 ? d : d.substring(0, slash);
         String prefix = slash < 0 ? "" : d.substring(slash);
-        byHost.computeIfAbsent(host, h -> new HashMap<>()).put(prefix, new Route(app.name(), prefix));
+        byHost.computeIfAbsent(host, h -> new HashMap<>()).put(prefix, new Route(app.name(), prefix, app.requestTimeout(), app.maxBodySize()));
       }
     }
     Map<String, HostRoutes> exact = new HashMap<>();

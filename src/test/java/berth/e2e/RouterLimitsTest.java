@@ -35,6 +35,13 @@ class RouterLimitsTest {
         domains = ["echo.test"]
         command = "@APP@"
         directory = "app"
+
+        [apps.small]
+        domains = ["small.test"]
+        command = "@APP@"
+        directory = "app"
+        max_body_size = "1K"
+        request_timeout = "5s"
         """, Map.of("router", Map.of(
             "trusted_proxies", List.of("127.0.0.0/8"),
             "header_timeout", "2s",
@@ -103,6 +110,26 @@ class RouterLimitsTest {
     RawHttp.Answer a = RawHttp.exchange(berth.port(), "GET /sleep?ms=3000 HTTP/1.1\r\nHost: echo.test\r\n\r\n", 4000);
     assertThat(a.status()).isEqualTo(504);
     assertThat(a.text()).contains("request_timeout");
+  }
+
+  @Test
+  void anAppsOwnRequestTimeoutWins() {
+    RawHttp.Answer a = RawHttp.exchange(berth.port(), "GET /sleep?ms=1500 HTTP/1.1\r\nHost: small.test\r\n\r\n", 4000);
+    assertThat(a.status()).isEqualTo(200);
+  }
+
+  @Test
+  void bodiesOverMaxBodySizeGet413() throws Exception {
+    RawHttp.Answer declared = RawHttp.exchange(berth.port(), "POST /upload HTTP/1.1\r\nHost: small.test\r\nContent-Length: 5000\r\n\r\n", 2000);
+    assertThat(declared.status()).isEqualTo(413);
+    assertThat(declared.text()).contains("max_body_size 1K");
+    assertThat(declared.closed()).isTrue();
+    String chunk = "x".repeat(600);
+    RawHttp.Answer chunked = RawHttp.exchange(berth.port(), "POST /upload HTTP/1.1\r\nHost: small.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + "258\r\n" + chunk + "\r\n258\r\n" + chunk + "\r\n0\r\n\r\n", 2000);
+    assertThat(chunked.status()).isEqualTo(413);
+    RawHttp.Answer fits = RawHttp.exchange(berth.port(), "POST /upload HTTP/1.1\r\nHost: small.test\r\nContent-Length: 1024\r\n\r\n" + "y".repeat(1024), 2000);
+    assertThat(fits.status()).isEqualTo(200);
   }
 
   @Test

@@ -17,12 +17,13 @@ Endpoints:
   POST /upload            reads the body (Content-Length or chunked), answers its size
   GET  /download?bytes=N  N bytes of body (Content-Length; add &chunked=1 for chunked); HEAD: the head only
   GET  /sleep?ms=N        answers after N ms
-  GET  /die               exits at once without answering
+  GET|POST /die           exits at once without answering
   GET  /whoami            JSON: uid, gid, groups, environment
   GET  /read?path=P       JSON: whether this process can read file P
   GET  /signal?pid=N      JSON: whether this process may signal pid N (signal 0)
   GET  /fork?n=N          tries to fork N children that sleep 30 s; answers how many forks succeeded
   GET  /ws                WebSocket (Upgrade: websocket): echoes every text or binary message; answers close
+  GET|POST /drop          closes the connection without answering (the process goes on)
   GET  /count             JSON: how many requests (even bad ones) this process has read, not counting /count
 """
 import base64
@@ -31,6 +32,7 @@ import json
 import os
 import struct
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -93,6 +95,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         url = urlparse(self.path)
         q = parse_qs(url.query)
+        if url.path == "/drop":
+            return self.drop()
         if url.path == "/ws" and self.headers.get("Upgrade", "").lower() == "websocket":
             return self.websocket()
         if url.path == "/count":
@@ -194,8 +198,16 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", q.get("bytes", ["0"])[0])
         self.end_headers()
 
+    def drop(self):
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
+
     def do_POST(self):
         url = urlparse(self.path)
+        if url.path == "/drop":
+            return self.drop()
+        if url.path == "/die":
+            os._exit(7)
         if url.path == "/upload":
             return self.reply({"bytes": self.read_body()})
         return self.echo(self.read_body())

@@ -650,6 +650,8 @@ public final class AppPool {
 
   private void onGone(Slot slot) {
     Unavailable u;
+    List<CompletableFuture<Lease>> refused = List.of();
+    Unavailable backingOff = null;
     synchronized (this) {
       slot.unwatch();
       retiring.remove(slot);
@@ -664,11 +666,22 @@ public final class AppPool {
           recordFailureLocked(new StartFailure(app.name(), StartFailure.Step.RUNNING, why,
               Duration.between(slot.readySince, now), slot.instance.recentOutput()), now);
         }
+        // requests that came while it was dying wait for no one: a new instance, or the back-off's answer
+        if (current == null && !waiters.isEmpty() && closed == null) {
+          if (now.isBefore(retryAt)) {
+            refused = new ArrayList<>(waiters);
+            waiters.clear();
+            backingOff = new Unavailable(app.name(), new Unavailable.BackingOff(lastFailure, Duration.between(now, retryAt)));
+          } else {
+            startLocked(false);
+          }
+        }
       }
       if (drained != null && inFlightLocked() == 0) drained.complete(null);
       settlePendingLocked();
       u = new Unavailable(app.name(), new Unavailable.Closing("it stopped"));
     }
+    for (CompletableFuture<Lease> w : refused) w.completeExceptionally(backingOff);
     slot.serving.completeExceptionally(u); // no-op if it served
     slot.removed.complete(null);
   }

@@ -51,6 +51,11 @@ final class Exchange {
   private final String appName;
   private final String prefix;
   private long bodyBytes;
+  private AppPool pool;
+  /** The one retry was used: connecting failed, or the app closed before answering a request safe to repeat. */
+  private boolean retried;
+  private final boolean repeatable;
+  private boolean prepared;
   private final boolean keepAlive;
   private final boolean http10;
   private final boolean head;
@@ -104,6 +109,12 @@ final class Exchange {
     this.http10 = request.protocolVersion().equals(HttpVersion.HTTP_1_0);
     this.head = request.method().equals(HttpMethod.HEAD);
     this.expectContinue = HttpUtil.is100ContinueExpected(request);
+    // safe to send twice (RFC 9110 idempotent methods) and nothing to keep for a second sending (no body)
+    HttpMethod m = request.method();
+    this.repeatable = (m.equals(HttpMethod.GET) || m.equals(HttpMethod.HEAD) || m.equals(HttpMethod.OPTIONS) || m.equals(HttpMethod.DELETE)
+        || m.equals(HttpMethod.PUT) || m.equals(HttpMethod.TRACE))
+        && !HttpUtil.isTransferEncodingChunked(request) && HttpUtil.getContentLength(request, 0L) == 0
+        && !request.headers().contains(HttpHeaderNames.UPGRADE);
     this.upgrade = request.headers().containsValue(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE, true)
         ? request.headers().get(HttpHeaderNames.UPGRADE) : null;
   }
@@ -111,6 +122,7 @@ final class Exchange {
   // ---- 1. instance: a lease at once if one is ready, else when the app has started
 
   void begin(AppPool pool) {
+    this.pool = pool;
     CompletableFuture<Lease> pending = pool.acquire();
     if (pending.isDone()) {
       leased(pending);
@@ -137,8 +149,8 @@ final class Exchange {
       return;
     }
     lease = l;
-    // ---- 2. app connection: a pooled one, or a new one
-    Channel pooled = connections.take(l.instance());
+    // ---- 2. app connection: a pooled one, or a new one (always new for a retry)
+    Channel pooled = retried ? null : connections.take(l.instance());
     if (pooled != null) {
       send(pooled);
     } else {
@@ -152,7 +164,9 @@ final class Exchange {
       return;
     }
     if (!f.isSuccess()) {
-      fail(ErrorPages.badGateway(appName, "refused the connection (" + f.cause().getMessage() + ")"));
+      String why = "refused the connection (" + f.cause().getMessage() + ")";
+      if (!retried) retry(why); // nothing reached the app: any request may go again
+      else fail(ErrorPages.badGateway(appName, why));
       return;
     }
     // connected, nothing sent: a new instance's port is first checked to be its own (see Lease.verified)
@@ -216,6 +230,8 @@ final class Exchange {
   }
 
   private void prepareRequest() {
+    if (prepared) return; // a retry sends the request as prepared the first time
+    prepared = true;
     HttpHeaders h = request.headers();
     boolean chunked = HttpUtil.isTransferEncodingChunked(request);
     HopHeaders.strip(h);
@@ -485,7 +501,36 @@ final class Exchange {
       return;
     }
     app = null;
+    if (!responseStarted && !retried && (repeatable || !headSent)) {
+      // a kept-alive connection the app closed as it was reused, or an instance that died: once more, fresh
+      retry("closed the connection before answering");
+      return;
+    }
     appBroken(responseStarted ? "closed the connection in the middle of its response" : "closed the connection before answering");
+  }
+
+  /**
+   * Sends the request once more, on a new connection to an instance leased again (another one if the app has
+   * several). Only before any answer, and only when the request cannot have reached the app or is repeatable.
+   */
+  private void retry(String why) {
+    LOG.debug("{}: {}; retrying {} {} once", appName, why, request.method(), originalUri);
+    retried = true;
+    if (app != null) {
+      AppConnections.attach(app, null);
+      app.close();
+      app = null;
+    }
+    cancelAnswerTimer();
+    lease.release();
+    lease = null;
+    if (headSent) { // a repeatable request has no body: only its end to send again
+      headSent = false;
+      requestSent = false;
+      early = new ArrayDeque<>(1);
+      early.add(LastHttpContent.EMPTY_LAST_CONTENT);
+    }
+    begin(pool);
   }
 
   private void appBroken(String why) {

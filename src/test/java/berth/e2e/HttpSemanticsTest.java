@@ -151,6 +151,22 @@ class HttpSemanticsTest {
   }
 
   @Test
+  void onlyRepeatableRequestsAreRetriedAndOnlyOnce() throws Exception {
+    long before = appRequests();
+    RawHttp.Answer get = RawHttp.exchange(berth.port(), "GET /drop HTTP/1.1\r\nHost: echo.test\r\n\r\n", 2000);
+    assertThat(get.status()).isEqualTo(502);
+    assertThat(appRequests() - before).as("a GET the app dropped is sent once more, not twice more").isEqualTo(2);
+    before = appRequests();
+    RawHttp.Answer post = RawHttp.exchange(berth.port(), "POST /drop HTTP/1.1\r\nHost: echo.test\r\nContent-Length: 0\r\n\r\n", 2000);
+    assertThat(post.status()).isEqualTo(502);
+    assertThat(appRequests() - before).as("a POST that reached the app is never sent again").isEqualTo(1);
+  }
+
+  private static long appRequests() throws Exception {
+    return JSON.readTree(Http.get(berth.port(), "echo.test", "/count").body()).get("requests").asLong();
+  }
+
+  @Test
   void errorPagesAreJsonWhenTheClientAsks() throws Exception {
     RawHttp.Answer a = RawHttp.exchange(berth.port(), "GET / HTTP/1.1\r\nHost: nobody.test\r\nAccept: application/json\r\n\r\n", 1000);
     assertThat(a.status()).isEqualTo(404);

@@ -140,7 +140,9 @@ start_bg nginx "" "$RUN/nginx-proxy.stdout.log" nginx -p "$RUN/" -e "$RUN/nginx-
 NGINX_PID=$LAST_PID
 start_bg haproxy "" "$RUN/haproxy.log" haproxy -db -f "$RUN/haproxy.cfg"
 HAPROXY_PID=$LAST_PID
-berth_args=(serve --apps "$RUN/apps.toml" --listen "127.0.0.1:$BERTH_PORT" --admin "127.0.0.1:$BERTH_ADMIN_PORT"
+# like the nginx proxy (access_log off): no access log, so both do the same work per request
+printf '[router]\naccess_log = "off"\n' >"$RUN/berth-node.toml"
+berth_args=(serve --config "$RUN/berth-node.toml" --apps "$RUN/apps.toml" --listen "127.0.0.1:$BERTH_PORT" --admin "127.0.0.1:$BERTH_ADMIN_PORT"
             --data "$RUN/berth-data" --ports "$BERTH_APP_PORTS")
 [ -n "$BERTH_EVENT_LOOPS" ] && berth_args+=(--event-loops "$BERTH_EVENT_LOOPS")
 # started from the repo root; bin/berth execs java, so $! is Berth's JVM

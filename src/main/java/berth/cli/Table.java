@@ -1,0 +1,34 @@
+package berth.cli;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+
+/** A plain-text table for people: columns as wide as their widest cell, two spaces apart, no borders. */
+final class Table {
+  private final List<String[]> rows = new ArrayList<>();
+
+  Table(String... headers) {
+    rows.add(headers);
+  }
+
+  Table row(Object... cells) {
+    String[] r = new String[rows.getFirst().length];
+    for (int i = 0; i < r.length; i++) r[i] = i < cells.length && cells[i] != null ? cells[i].toString() : "";
+    rows.add(r);
+    return this;
+  }
+
+  void print(PrintStream out) {
+    int[] width = new int[rows.getFirst().length];
+    for (String[] r : rows) for (int i = 0; i < r.length; i++) width[i] = Math.max(width[i], r[i].length());
+    for (String[] r : rows) {
+      StringBuilder sb = new StringBuilder();
+      for (int i = 0; i < r.length; i++) {
+        sb.append(r[i]);
+        if (i < r.length - 1) sb.append(" ".repeat(width[i] - r[i].length() + 2));
+      }
+      out.println(sb.toString().stripTrailing());
+    }
+  }
+}

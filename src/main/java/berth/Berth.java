@@ -60,11 +60,10 @@ public final class Berth implements AutoCloseable {
         new Supervisor.Policy(config.allowRoot(), config.createUsers(), config.dataDir().toAbsolutePath().resolve("home")));
     int leftovers = supervisor.stopLeftovers(catalog::app);
     if (leftovers > 0) LOG.warn("stopped {} instance(s) left running by an earlier run of Berth", leftovers);
-    this.pool = new Pool(supervisor, config.dataDir().resolve("logs"), Clock.systemUTC());
+    this.pool = new Pool(supervisor, config.dataDir().resolve("logs"), Clock.systemUTC(), config.drainTimeout());
     this.router = new Router(vertx, pool);
     this.admin = new AdminServer(vertx, pool);
-    pool.update(catalog);
-    router.update(catalog);
+    apply(catalog);
     LOG.info("{} apps, transport {}, data in {}", catalog.apps().size(), transport.name(), config.dataDir().toAbsolutePath());
   }
 
@@ -99,6 +98,16 @@ public final class Berth implements AutoCloseable {
 
   public Pool pool() {
     return pool;
+  }
+
+  /**
+   * Applies a committed catalog, live: the pool first (a new app's pool exists before a route leads to it;
+   * changed apps apply their settings, deleted ones drain and stop), then the router's route table, swapped whole
+   * (a domain moved between apps switches in one step). Call with each catalog in commit order.
+   */
+  public void apply(Catalog catalog) {
+    pool.update(catalog);
+    router.update(catalog);
   }
 
   /**

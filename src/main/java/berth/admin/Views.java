@@ -49,6 +49,7 @@ final class Views {
     if (s.lastFailure() != null) a.put("last_failure", s.lastFailure().reason());
     if (s.failures() > 0) a.put("failures_in_a_row", s.failures());
     if (!s.backoff().isZero()) a.put("backing_off_ms", s.backoff().toMillis());
+    if (s.change() != null) a.put("last_change", s.change().outcome().name().toLowerCase(java.util.Locale.ROOT) + ": " + s.change().detail());
     return a;
   }
 

@@ -37,6 +37,8 @@ import java.util.stream.Stream;
 public final class CgroupSystem implements AutoCloseable {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CgroupSystem.class);
   private static final List<String> CONTROLLERS = List.of("memory", "pids", "cpu");
+  /** cgroup v2's default {@code cpu.weight}; v1's {@code cpu.shares} 1024 is the same share. */
+  private static final int DEFAULT_CPU_WEIGHT = 100;
 
   private final Path trackingRoot;
   private final boolean v2Tracking;
@@ -145,41 +147,81 @@ public final class CgroupSystem implements AutoCloseable {
     for (var e : limitRoots.entrySet()) {
       Path root = e.getValue();
       if (root.equals(trackingRoot) || limitDirs.contains(root.resolve(name))) continue;
-      boolean wanted = switch (e.getKey()) {
-        case "memory" -> limits.memoryMax() > 0 || limits.memoryAccounting();
-        case "pids" -> limits.pidsMax() > 0;
-        case "cpu" -> limits.cpuWeight() > 0;
-        default -> false;
-      };
-      if (!wanted) continue;
+      if (!wants(limits, e.getKey())) continue;
       Path d = root.resolve(name);
       Files.createDirectories(d);
       limitDirs.add(d);
     }
     Cgroup cg = new Cgroup(this, name, tracking, limitDirs);
-    apply(cg, limits);
+    write(cg, limits, /* fresh= */ true);
     return cg;
   }
 
-  /** Sets (or changes in place) the limits of {@code cg}. */
+  /** Whether {@code limits} need {@code controller} ("memory", "pids" or "cpu"). */
+  private static boolean wants(Limits limits, String controller) {
+    return switch (controller) {
+      case "memory" -> limits.memoryMax() > 0 || limits.memoryAccounting();
+      case "pids" -> limits.pidsMax() > 0;
+      case "cpu" -> limits.cpuWeight() > 0;
+      default -> false;
+    };
+  }
+
+  /**
+   * The controllers {@code limits} need that {@code cg} was created without, so that they cannot be set on its
+   * running processes. Empty on cgroup v2, where every instance cgroup has every controller Berth enabled. On v1,
+   * an instance joins a controller's hierarchy only for the limits it started with (see {@link #create}), and
+   * moving a running tree into a new memory cgroup would leave the memory it already uses charged elsewhere.
+   */
+  public List<String> missing(Cgroup cg, Limits limits) {
+    List<String> out = new ArrayList<>();
+    for (String c : CONTROLLERS) {
+      if (wants(limits, c) && limits(c) && dirFor(cg, c) == null) out.add(c);
+    }
+    return out;
+  }
+
+  /**
+   * Changes the limits of {@code cg} in place, processes running: a limit no longer wanted goes back to the
+   * kernel's default (no limit, CPU share 100). The caller checks {@link #missing} first. Lowering a memory
+   * limit below what the tree uses makes the kernel reclaim and then OOM-kill (v2) or refuse with EBUSY (v1):
+   * callers compare with {@link Cgroup#memoryBytes()} first.
+   */
   public void apply(Cgroup cg, Limits limits) throws IOException {
+    write(cg, limits, /* fresh= */ false);
+  }
+
+  /** {@code fresh}: a new cgroup, still at the kernel's defaults, so a default need not be written. */
+  private void write(Cgroup cg, Limits limits, boolean fresh) throws IOException {
     if (v2Limits) {
       write(cg.path(), "memory.max", limits.memoryMax() > 0 ? Long.toString(limits.memoryMax()) : "max");
       if (limits.memoryMax() > 0) write(cg.path(), "memory.swap.max", "0");
+      else if (!fresh) write(cg.path(), "memory.swap.max", "max");
       write(cg.path(), "pids.max", limits.pidsMax() > 0 ? Integer.toString(limits.pidsMax()) : "max");
-      if (limits("cpu") && limits.cpuWeight() > 0) write(cg.path(), "cpu.weight", Integer.toString(limits.cpuWeight()));
+      if (limits("cpu") && (limits.cpuWeight() > 0 || !fresh)) {
+        write(cg.path(), "cpu.weight", Integer.toString(limits.cpuWeight() > 0 ? limits.cpuWeight() : DEFAULT_CPU_WEIGHT));
+      }
       return;
     }
     Path memory = dirFor(cg, "memory");
     if (memory != null) {
       long bytes = limits.memoryMax() > 0 ? limits.memoryMax() : -1;
+      boolean memsw = Files.exists(memory.resolve("memory.memsw.limit_in_bytes"));
+      // the kernel keeps memory.limit_in_bytes <= memory.memsw.limit_in_bytes at every step: raise memsw first,
+      // lower it last
+      long now = Long.parseLong(readOr(memory.resolve("memory.limit_in_bytes"), "-1").strip());
+      boolean raising = bytes < 0 || (now >= 0 && bytes > now);
+      if (memsw && raising) write(memory, "memory.memsw.limit_in_bytes", Long.toString(bytes));
       write(memory, "memory.limit_in_bytes", Long.toString(bytes));
-      if (Files.exists(memory.resolve("memory.memsw.limit_in_bytes"))) write(memory, "memory.memsw.limit_in_bytes", Long.toString(bytes));
+      if (memsw && !raising) write(memory, "memory.memsw.limit_in_bytes", Long.toString(bytes));
     }
     Path pids = dirFor(cg, "pids");
     if (pids != null) write(pids, "pids.max", limits.pidsMax() > 0 ? Integer.toString(limits.pidsMax()) : "max");
     Path cpu = dirFor(cg, "cpu");
-    if (cpu != null && limits.cpuWeight() > 0) write(cpu, "cpu.shares", Integer.toString(Math.max(2, limits.cpuWeight() * 1024 / 100)));
+    if (cpu != null && (limits.cpuWeight() > 0 || !fresh)) {
+      int weight = limits.cpuWeight() > 0 ? limits.cpuWeight() : DEFAULT_CPU_WEIGHT;
+      write(cpu, "cpu.shares", Integer.toString(Math.max(2, weight * 1024 / 100)));
+    }
   }
 
   /**

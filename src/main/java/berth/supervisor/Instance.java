@@ -39,7 +39,10 @@ public final class Instance {
   /** Output lines kept per instance for its {@link StartFailure}. */
   static final int LAST_LINES = 20;
 
-  private final App app;
+  /** The settings it was started with: its command, directory, env, user, group and ready_path. */
+  private final App launched;
+  /** The app's settings now, for what applies to a running instance: stop_signal, stop_timeout, limits. */
+  private volatile App app;
   private final int id;
   private final int port;
   private final AppLog log;
@@ -61,6 +64,7 @@ public final class Instance {
   private volatile String endReason;
 
   Instance(App app, int id, int port, AppLog log) {
+    this.launched = app;
     this.app = app;
     this.id = id;
     this.port = port;
@@ -69,8 +73,28 @@ public final class Instance {
     this.address = new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), Math.max(port, 0));
   }
 
+  /**
+   * The app's settings as they apply to this instance now: {@code stop_signal} and {@code stop_timeout} are read
+   * from here when it is stopped, and {@code memory_limit} when an OOM kill is reported. Starts as {@link
+   * #launched()}; {@link #reconfigure} changes it while the instance runs.
+   */
   public App app() {
     return app;
+  }
+
+  /** The settings it was started with; its command, directory, env, user, group and ready_path never change. */
+  public App launched() {
+    return launched;
+  }
+
+  /**
+   * Takes the app's new settings for what applies to a running instance (stop_signal, stop_timeout; limits once
+   * they have been written to its cgroup, see {@link Supervisor#changeLimits}). How it was launched stays as it
+   * was: a change to that needs a new instance.
+   */
+  public void reconfigure(App next) {
+    if (!next.name().equals(launched.name())) throw new IllegalArgumentException(next.name() + " is not " + launched.name());
+    app = next;
   }
 
   /** Unique per app for the life of this Berth process: 1, 2, 3... */
@@ -141,7 +165,7 @@ public final class Instance {
 
   @Override
   public String toString() {
-    return app.name() + "/i" + id + " (pid " + pid() + ", port " + port + ")";
+    return launched.name() + "/i" + id + " (pid " + pid() + ", port " + port + ")";
   }
 
   /** Records the leader's pid; false if a stop was asked for meanwhile (the caller must then stop it). */
@@ -210,7 +234,7 @@ public final class Instance {
 
 
   StartFailure failure(StartFailure.Step step, String reason) {
-    return new StartFailure(app.name(), step, reason, Duration.between(created, Instant.now()), recentOutput());
+    return new StartFailure(launched.name(), step, reason, Duration.between(created, Instant.now()), recentOutput());
   }
 
   static String ms(Duration d) {

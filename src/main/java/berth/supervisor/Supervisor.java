@@ -162,7 +162,7 @@ public final class Supervisor {
   }
 
   private void run(Instance instance) {
-    App app = instance.app();
+    App app = instance.launched();
     if (instance.stopping()) { // stopped before it began
       finish(instance, new Exit(-1, 0));
       return;
@@ -244,7 +244,7 @@ public final class Supervisor {
 
   /** The instance's cgroup with the app's limits, or its session where Berth has no cgroups. */
   private Tree tree(Instance instance) throws IOException {
-    App app = instance.app();
+    App app = instance.launched();
     if (cgroups.isEmpty()) {
       if (app.limited()) {
         throw new IllegalStateException("memory_limit, memory_recycle, pids_limit and cpu_weight need cgroups, which Berth cannot use here: "
@@ -257,9 +257,75 @@ public final class Supervisor {
       throw new IllegalStateException("memory_limit and memory_recycle need the cgroup memory controller, which is not available");
     }
     if (app.pidsLimit() > 0 && !system.limits("pids")) throw new IllegalStateException("pids_limit needs the cgroup pids controller, which is not available");
-    Cgroup cg = system.create(app.name() + ".i" + instance.id(), new Limits(app.memoryLimit(), app.memoryRecycle() > 0, app.pidsLimit(),
-        app.cpuWeight() == App.DEFAULT_CPU_WEIGHT ? 0 : app.cpuWeight()));
+    Cgroup cg = system.create(app.name() + ".i" + instance.id(), limits(app));
     return new Tree.OfCgroup(cg);
+  }
+
+  private static Limits limits(App app) {
+    return new Limits(app.memoryLimit(), app.memoryRecycle() > 0, app.pidsLimit(), app.cpuWeight() == App.DEFAULT_CPU_WEIGHT ? 0 : app.cpuWeight());
+  }
+
+  /** What {@link #changeLimits} came to. */
+  public sealed interface LimitsChange {
+    /** The instance's cgroup has the new limits now; it runs on. */
+    record InPlace() implements LimitsChange {}
+
+    /** The kernel cannot give this running instance the new limits, for the reason given: only a new one can have them. */
+    record NotInPlace(String why) implements LimitsChange {}
+  }
+
+  /**
+   * Gives a running instance the limits of {@code next} ({@code memory_limit}, {@code pids_limit}, {@code
+   * cpu_weight}, and memory accounting for {@code memory_recycle}) by writing its cgroup's files, where the kernel
+   * allows: not when its cgroup lacks a controller they need (v1: it started without such a limit), not when
+   * {@code memory_limit} would be below the memory it uses now (the kernel would reclaim, then OOM-kill), not
+   * where Berth has no cgroups. The caller then replaces the instance. Once in place, the caller should {@link
+   * Instance#reconfigure} it. Runs the file I/O on a virtual thread; completes there.
+   */
+  public CompletableFuture<LimitsChange> changeLimits(Instance instance, App next) {
+    CompletableFuture<LimitsChange> out = new CompletableFuture<>();
+    Thread.ofVirtual().name("berth-limits-" + instance.launched().name() + "-i" + instance.id()).start(() -> {
+      try {
+        out.complete(changeLimitsNow(instance, next));
+      } catch (RuntimeException e) {
+        out.complete(new LimitsChange.NotInPlace(String.valueOf(e.getMessage())));
+      }
+    });
+    return out;
+  }
+
+  private LimitsChange changeLimitsNow(Instance instance, App next) {
+    Tree tree = instance.tree;
+    if (tree == null || instance.pid() <= 0 || instance.stopping()) return new LimitsChange.NotInPlace("it is not running");
+    if (!(tree instanceof Tree.OfCgroup(Cgroup cg))) {
+      return next.limited()
+          ? new LimitsChange.NotInPlace("memory_limit, memory_recycle, pids_limit and cpu_weight need cgroups, which Berth cannot use here: " + noCgroupsBecause)
+          : new LimitsChange.InPlace();
+    }
+    CgroupSystem system = cgroups.orElseThrow();
+    Limits limits = limits(next);
+    List<String> missing = system.missing(cg, limits);
+    if (!missing.isEmpty()) {
+      return new LimitsChange.NotInPlace("its cgroup has no " + String.join(", ", missing) + " controller (it started without such a limit, and cgroup v1 cannot add one to running processes)");
+    }
+    if (limits.memoryMax() > 0) {
+      long used = cg.memoryBytes();
+      if (used >= limits.memoryMax()) {
+        return new LimitsChange.NotInPlace("memory_limit " + Sizes.format(limits.memoryMax()) + " is below the " + approx(used) + " it uses now");
+      }
+    }
+    try {
+      system.apply(cg, limits);
+      return new LimitsChange.InPlace();
+    } catch (IOException e) {
+      return new LimitsChange.NotInPlace(e.getMessage());
+    }
+  }
+
+  /** 47185920 becomes "45.0M": for messages about memory in use, which is rarely a round number. */
+  static String approx(long bytes) {
+    if (bytes < 1024 * 1024) return (bytes + 1023) / 1024 + "K";
+    return String.format(java.util.Locale.ROOT, "%.1fM", bytes / 1048576.0);
   }
 
   /**
@@ -269,7 +335,7 @@ public final class Supervisor {
    * so far, from 1 ms up to 50 ms.
    */
   private void awaitReady(Instance instance) {
-    App app = instance.app();
+    App app = instance.launched();
     Instant t0 = Instant.now();
     Instant deadline = t0.plus(app.startTimeout());
     var address = new InetSocketAddress(HOST, instance.port());
@@ -389,7 +455,7 @@ public final class Supervisor {
     if (tree != null && tree.oomKills() > 0) {
       return "killed: out of memory (memory_limit " + Sizes.format(instance.app().memoryLimit()) + ")";
     }
-    String launch = Launcher.meaning(exit.code(), instance.app().launch().directory(), instance.account);
+    String launch = Launcher.meaning(exit.code(), instance.launched().launch().directory(), instance.account);
     if (launch != null && (tree instanceof Tree.OfCgroup || instance.account != null)) return launch + " (" + exit + ")";
     return exit.toString();
   }

@@ -1,6 +1,8 @@
 package berth.testing;
 
 import berth.Berth;
+import berth.apps.AppsFile;
+import berth.apps.Catalog;
 import berth.config.NodeConfig;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -47,6 +49,27 @@ public final class BerthFixture implements AutoCloseable {
     flags.putArray("apps").add(dir.resolve("apps.toml").toString());
     node.forEach((k, v) -> flags.set(k, flags.pojoNode(v).isPojo() && v instanceof Boolean b ? flags.booleanNode(b) : flags.textNode(v.toString())));
     return new BerthFixture(dir, Berth.start(NodeConfig.load(null, flags)));
+  }
+
+  private long version = 1;
+
+  /**
+   * Applies apps given as TOML text (same placeholders as {@link #start}) as the store will after a committed
+   * write: {@code Berth.apply}, the pool and then the router. Apps it does not name are deleted.
+   */
+  public synchronized void apply(String appsToml) {
+    Path file = dir.resolve("apps-" + (version + 1) + ".toml");
+    try {
+      Files.writeString(file, appsToml.replace("@APP@", command().replace("\"", "\\\"")).replace("@DIR@", dir.toString()));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    Catalog read = AppsFile.load(java.util.List.of(file));
+    berth.apply(new Catalog(++version, read.apps()));
+  }
+
+  private String command() {
+    return TestApp.install(dir.resolve("app"));
   }
 
   public int port() {

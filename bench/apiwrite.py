@@ -4,14 +4,15 @@
 Run by bench/apiwrite.sh, which starts Berth and passes:
   ADMIN_URL, TOKEN    the admin API (DATA/admin.url, DATA/admin.token)
   BERTH_PORT          the router
-  APP_DIR, SYSPY      the directory and python of the benchmark app (python3 -m http.server)
+  APP_DIR, SYSPY      the directory of the benchmark app (app.py: "ok", HTTP/1.1 keep-alive) and its python
   STORE               a label for the output (sqlite, postgresql)
   CHANGES=200 WARMUP=20  RAW (file for every measurement, JSON)
 
 Two kinds of write, CHANGES of each, after WARMUP unmeasured ones of each kind (the JIT):
   domain  PATCH /v1/apps/bench (merge patch) giving the running app "bench" one new domain d<i>.bench.test;
           t0 when the 200 answer has been read; then GET / with Host d<i>.bench.test on a keep-alive connection
-          to the router until the app itself answers 200; t1 then. The app runs all along (warm instance).
+          to the router until the app itself answers 200; t1 then. The app runs all along (warm instance). Then
+          one more GET of the same host: what any routed request costs on this box (the baseline).
   create  POST /v1/apps creating app c<i> (domain c<i>.test, max_queue = 0); t0 when the 201 has been read; then
           GET / with its Host until the answer is not 404; t1 then. With max_queue = 0 the app's pool answers a
           routed request at once (503 "busy", naming the app) instead of starting a process, so this times the
@@ -109,7 +110,7 @@ def main():
         admin.call("DELETE", "/v1/apps/" + a["name"], headers={"If-Match": "*"})
 
     app = {"name": "bench", "domains": ["bench.test"], "directory": APP_DIR, "idle_timeout": "1h",
-           "command": f"exec {SYSPY} -m http.server $PORT --bind $HOST"}
+           "command": f"exec {SYSPY} app.py"}
     status, etag, body = admin.call("POST", "/v1/apps", app)
     if status != 201:
         raise SystemExit(f"create bench: {status} {body}")
@@ -117,6 +118,7 @@ def main():
     log("app bench runs; measuring")
 
     results = {}
+    baseline = []
     for kind in ("domain", "create"):
         lat, writes, misses = [], [], []
         for i in range(WARMUP + CHANGES):
@@ -129,6 +131,10 @@ def main():
                 if status != 200:
                     raise SystemExit(f"patch: {status} {body}")
                 miss = until(router, host, lambda s: s == 200)
+                t1 = time.perf_counter()
+                until(router, host, lambda s: s == 200)
+                if i >= WARMUP:
+                    baseline.append(time.perf_counter() - t1)
             else:
                 host = f"c{i}.test"
                 t = time.perf_counter()
@@ -138,7 +144,7 @@ def main():
                 if status != 201:
                     raise SystemExit(f"create: {status} {body}")
                 miss = until(router, host, lambda s: s != 404)
-            t1 = time.perf_counter()
+                t1 = time.perf_counter()
             if i >= WARMUP:
                 lat.append(t1 - t0)
                 writes.append(t0 - t)
@@ -152,7 +158,11 @@ def main():
     raw = []
     for kind, (lat, writes, misses) in results.items():
         print(summary(kind, lat, writes, misses))
+        if kind == "domain":
+            b = [v * 1000 for v in baseline]
+            print(f"{STORE:<10} {'':<7} baseline: the next request to the same host, p50 {pct(b, 50):6.2f} ms  p99 {pct(b, 99):6.2f} ms")
         raw.append({"store": STORE, "kind": kind, "answer_to_routed_ms": [round(v * 1000, 3) for v in lat],
+                    "baseline_ms": [round(v * 1000, 3) for v in baseline] if kind == "domain" else [],
                     "write_ms": [round(v * 1000, 3) for v in writes], "misses": misses})
     if os.environ.get("RAW"):
         with open(os.environ["RAW"], "w") as f:

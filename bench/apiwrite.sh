@@ -74,6 +74,25 @@ fi
 log "building (if needed) Berth: $BERTH --version"
 (cd "$ROOT" && timeout -k 5 300 "$BERTH" --version) >"$RUN/berth-build.log" 2>&1 || { cat "$RUN/berth-build.log" >&2; die "building Berth failed"; }
 mkdir -p "$RUN/app"
+# the app: "ok" over HTTP/1.1 keep-alive, so a routed request costs Berth's work, not a new connection per request
+cat >"$RUN/app/app.py" <<'EOT'
+import os
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Ok(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        # one write: headers and body apart would meet Nagle and delayed ACKs (40 ms per request)
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+
+    def log_message(self, *args):
+        pass
+
+
+ThreadingHTTPServer((os.environ["HOST"], int(os.environ["PORT"])), Ok).serve_forever()
+EOT
 : >"$RUN/apps.toml"
 
 # measure STORE [serve flags...]

@@ -135,7 +135,7 @@ public final class AdminServer {
 
   private String allowed(String path) {
     return router.getRoutes().stream()
-        .filter(r -> r.getPath() != null && !r.methods().isEmpty() && matches(r.getPath(), path))
+        .filter(r -> r.getPath() != null && r.methods() != null && !r.methods().isEmpty() && matches(r.getPath(), path))
         .flatMap(r -> r.methods().stream()).map(Object::toString).sorted().distinct().collect(Collectors.joining(", "));
   }
 

@@ -4,9 +4,13 @@ import berth.admin.AdminServer;
 import berth.apps.AppsFile;
 import berth.apps.Catalog;
 import berth.cgroup.CgroupSystem;
+import berth.config.ConfigException;
 import berth.config.NodeConfig;
 import berth.pool.Pool;
 import berth.router.Router;
+import berth.store.SqlStore;
+import berth.store.Store;
+import berth.store.StoreException;
 import berth.supervisor.Ports;
 import berth.supervisor.Supervisor;
 import io.vertx.core.Future;
@@ -18,6 +22,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -29,9 +34,12 @@ import org.slf4j.LoggerFactory;
  * class that sees every package.
  */
 public final class Berth implements AutoCloseable {
+  /** This build's version, as {@code berth --version} and the admin API's status say. */
+  public static final String VERSION = "0.1.0";
   private static final Logger LOG = LoggerFactory.getLogger(Berth.class);
 
   private final NodeConfig config;
+  private final Store store;
   private final Vertx vertx;
   private final Pool pool;
   private final Optional<CgroupSystem> cgroups;
@@ -41,8 +49,10 @@ public final class Berth implements AutoCloseable {
   private int adminPort;
   private CompletableFuture<Void> stopped;
 
-  private Berth(NodeConfig config, Catalog catalog) {
+  private Berth(NodeConfig config, Store store) {
     this.config = config;
+    this.store = store;
+    Catalog catalog = store.catalog();
     Transport transport = Transport.EPOLL.available() ? Transport.EPOLL : Transport.NIO;
     this.vertx = Vertx.builder()
         .with(new VertxOptions().setEventLoopPoolSize(config.eventLoops()).setWorkerPoolSize(4))
@@ -62,20 +72,38 @@ public final class Berth implements AutoCloseable {
     if (leftovers > 0) LOG.warn("stopped {} instance(s) left running by an earlier run of Berth", leftovers);
     this.pool = new Pool(supervisor, config.dataDir().resolve("logs"), Clock.systemUTC(), config.drainTimeout());
     this.router = new Router(vertx, pool);
-    this.admin = new AdminServer(vertx, pool);
+    this.admin = new AdminServer(vertx, pool, store, config.dataDir(), VERSION);
     apply(catalog);
-    LOG.info("{} apps, transport {}, data in {}", catalog.apps().size(), transport.name(), config.dataDir().toAbsolutePath());
+    // every committed write of the store reaches the pool and the router, in revision order, before the write returns
+    store.onChange(this::apply);
+    LOG.info("{} apps (store revision {}), transport {}, data in {}", catalog.apps().size(), catalog.version(), transport.name(),
+        config.dataDir().toAbsolutePath());
+    if (catalog.apps().isEmpty()) LOG.warn("no apps yet (give --apps FILE, or create them through the API): every request gets 404");
   }
 
-  /** Loads the apps, binds both listeners and returns a running Berth; throws if anything is wrong. */
+  /**
+   * Reads the apps files (any problem stops here, before anything is written), opens the store (migrations run)
+   * and applies the files' apps into it, then builds the parts from the store's catalog, binds both listeners and
+   * returns a running Berth. Throws {@link ConfigException} for invalid configuration, another exception if
+   * anything else is wrong.
+   */
   public static Berth start(NodeConfig config) {
-    Catalog catalog = AppsFile.load(config.appFiles());
+    Catalog fromFiles = AppsFile.load(config.appFiles());
     try {
       Files.createDirectories(config.dataDir().resolve("logs"));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot create data directory " + config.dataDir(), e);
     }
-    Berth berth = new Berth(config, catalog);
+    Store store = SqlStore.open(config.databaseUrl());
+    Berth berth;
+    try {
+      LOG.info("store: {}", store.describe());
+      applyFiles(store, fromFiles, config.appFiles());
+      berth = new Berth(config, store);
+    } catch (RuntimeException e) {
+      store.close();
+      throw e;
+    }
     try {
       berth.port = await(berth.router.listen(config.listen(), config.eventLoops()));
       berth.adminPort = await(berth.admin.listen(config.admin()));
@@ -87,6 +115,27 @@ public final class Berth implements AutoCloseable {
     return berth;
   }
 
+  /**
+   * Creates or updates the apps of the files in the store, in one transaction; apps the files do not name are left
+   * alone. A domain that an app outside the files owns is a configuration error naming the key.
+   */
+  private static void applyFiles(Store store, Catalog fromFiles, List<java.nio.file.Path> files) {
+    if (fromFiles.apps().isEmpty()) return;
+    try {
+      long before = store.catalog().version();
+      store.upsertAll(List.copyOf(fromFiles.all()));
+      LOG.info("applied the {} apps of {} into the store ({})", fromFiles.apps().size(), files,
+          store.catalog().version() == before ? "no change" : "revision " + store.catalog().version());
+    } catch (StoreException.Conflict e) {
+      throw ConfigException.at(e.field(), e.getMessage() + " (an app in the store that the apps files do not define)").within(String.join(", ", files.stream().map(String::valueOf).toList()));
+    }
+  }
+
+  /** The store of apps: writes to it apply live (the pool and the router follow every committed change). */
+  public Store store() {
+    return store;
+  }
+
   /** The router's bound port (useful when the config said port 0). */
   public int port() {
     return port;
@@ -94,6 +143,11 @@ public final class Berth implements AutoCloseable {
 
   public int adminPort() {
     return adminPort;
+  }
+
+  /** The admin listener (its routes, for the OpenAPI check). */
+  public AdminServer admin() {
+    return admin;
   }
 
   public Pool pool() {
@@ -124,6 +178,7 @@ public final class Berth implements AutoCloseable {
         .thenCompose(v -> vertx.close().toCompletionStage())
         .whenComplete((v, e) -> {
           pool.close();
+          store.close();
           cgroups.ifPresent(CgroupSystem::close);
           LOG.info("stopped");
         })

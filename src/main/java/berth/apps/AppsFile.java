@@ -2,11 +2,8 @@ package berth.apps;
 
 import berth.config.ConfigException;
 import berth.config.ConfigNode;
-import berth.config.Sizes;
 import com.fasterxml.jackson.databind.JsonNode;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -16,16 +13,12 @@ import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
- * Reads apps from TOML files ({@code [apps.NAME]} tables) into a {@link Catalog}, checking every key. A file with
- * any problem yields no apps at all: the error lists each problem with its key path, and unknown keys are
- * problems.
+ * Reads apps from TOML files ({@code [apps.NAME]} tables, keys as {@link AppKeys} defines them) into a {@link
+ * Catalog}, checking every key. A file with any problem yields no apps at all: the error lists each problem with
+ * its key path, and unknown keys are problems.
  */
 public final class AppsFile {
-  private static final Pattern NAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
   private static final Pattern LABEL = Pattern.compile("[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?");
-  private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
-  /** Set by Berth for every instance; an app may not override them. */
-  private static final List<String> RESERVED_ENV = List.of("PORT", "HOST");
 
   private AppsFile() {}
 
@@ -76,7 +69,7 @@ public final class AppsFile {
     Map<String, App> apps = new LinkedHashMap<>();
     Map<String, String> domainOwner = new HashMap<>();
     for (var e : root.tables("apps").entrySet()) {
-      App app = app(e.getKey(), e.getValue(), baseDir);
+      App app = AppKeys.read(e.getKey(), e.getValue(), Origin.file(baseDir));
       if (app == null) continue;
       for (String d : app.domains()) {
         String owner = domainOwner.putIfAbsent(d, app.name());
@@ -87,61 +80,6 @@ public final class AppsFile {
     root.rejectUnknownKeys();
     root.throwIfProblems();
     return apps;
-  }
-
-  private static App app(String name, ConfigNode c, Path baseDir) {
-    int before = c.problems().size();
-    if (!NAME.matcher(name).matches()) {
-      c.problem("", "\"" + name + "\" is not a valid app name (expected lowercase letters, digits and -, at most 63)");
-    }
-    List<String> domains = new ArrayList<>();
-    List<String> given = c.stringList("domains", List.of());
-    if (!c.has("domains") || given.isEmpty()) c.problem("domains", "is required: at least one host name, e.g. [\"" + name + ".localhost\"]");
-    for (String d : given) {
-      try {
-        String norm = normalizeDomain(d);
-        if (!domains.contains(norm)) domains.add(norm);
-      } catch (IllegalArgumentException e) {
-        c.problem("domains", e.getMessage());
-      }
-    }
-    String command = c.requiredString("command");
-    Path directory = baseDir.resolve(c.string("directory", "."));
-    if (!Files.isDirectory(directory)) c.problem("directory", "\"" + directory + "\" is not a directory");
-    Map<String, String> env = c.stringMap("env");
-    for (String k : env.keySet()) {
-      if (!ENV_NAME.matcher(k).matches()) c.problem("env." + k, "is not a valid environment variable name");
-      if (RESERVED_ENV.contains(k)) c.problem("env." + k, "is set by Berth for every instance and cannot be overridden");
-    }
-    Duration idle = c.duration("idle_timeout", App.DEFAULT_IDLE_TIMEOUT, Duration.ofSeconds(1));
-    Duration start = c.duration("start_timeout", App.DEFAULT_START_TIMEOUT, Duration.ofMillis(100));
-    Duration stop = c.duration("stop_timeout", App.DEFAULT_STOP_TIMEOUT, Duration.ZERO);
-    StopSignal signal = c.parsed("stop_signal", StopSignal.TERM, StopSignal::parse);
-    int maxQueue = c.integer("max_queue", App.DEFAULT_MAX_QUEUE, 0, 1_000_000);
-    long memoryLimit = c.parsed("memory_limit", 0L, text -> {
-      long bytes = Sizes.parse(text);
-      if (bytes < (4L << 20)) throw new IllegalArgumentException("\"" + text + "\" is too small (expected at least 4M)");
-      return bytes;
-    });
-    int pidsLimit = c.integer("pids_limit", 0, 1, 4_194_304);
-    int cpuWeight = c.integer("cpu_weight", App.DEFAULT_CPU_WEIGHT, 1, 10_000);
-    long memoryRecycle = c.parsed("memory_recycle", 0L, Sizes::parse);
-    if (memoryRecycle > 0 && memoryLimit > 0 && memoryRecycle >= memoryLimit) {
-      c.problem("memory_recycle", Sizes.format(memoryRecycle) + " is not below memory_limit " + Sizes.format(memoryLimit)
-          + " (the instance would be killed before it is recycled)");
-    }
-    int maxRequests = c.integer("max_requests", 0, 1, Integer.MAX_VALUE);
-    Duration maxLifetime = c.duration("max_lifetime", Duration.ZERO, Duration.ofSeconds(1));
-    String readyPath = c.parsed("ready_path", null, path -> {
-      if (!path.matches("/[\\x21-\\x7e]*")) throw new IllegalArgumentException("\"" + path + "\" is not a path (expected e.g. /health)");
-      return path;
-    });
-    String user = c.parsed("user", null, AppsFile::accountName);
-    String group = c.parsed("group", null, AppsFile::accountName);
-    c.rejectUnknownKeys();
-    if (c.problems().size() > before) return null;
-    return new App(name, domains, new Launch(command, directory.normalize(), env), idle, start, stop, signal, maxQueue,
-        memoryLimit, pidsLimit, cpuWeight, memoryRecycle, maxRequests, maxLifetime, readyPath, user, group);
   }
 
   /**
@@ -165,12 +103,5 @@ public final class AppsFile {
     }
     if (why != null) throw new IllegalArgumentException("\"" + text + "\" is not a valid domain (expected " + why + ")");
     return d;
-  }
-
-  private static String accountName(String name) {
-    if (!name.matches("[a-z_][a-z0-9_-]{0,31}\\$?")) {
-      throw new IllegalArgumentException("\"" + name + "\" is not a user or group name (expected lowercase letters, digits, _ and -, at most 32)");
-    }
-    return name;
   }
 }

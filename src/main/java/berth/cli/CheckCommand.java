@@ -28,7 +28,7 @@ final class CheckCommand implements Callable<Integer> {
     }
     for (App app : catalog.all()) {
       System.out.printf("%s: %s -> %s (idle_timeout %s, start_timeout %s)%n", app.name(), String.join(", ", app.domains()),
-          app.launch().command(), Durations.format(app.idleTimeout()), Durations.format(app.startTimeout()));
+          app.launch().command() != null ? app.launch().command() : "(Procfile) " + app.launch().commandToRun(), Durations.format(app.idleTimeout()), Durations.format(app.startTimeout()));
     }
     System.out.println(catalog.apps().size() + " apps OK");
     return 0;

@@ -1,61 +1,75 @@
 package berth.cli;
 
+import berth.config.Key;
+import berth.config.Kind;
+import berth.config.NodeConfig;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
 import java.util.List;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
- * The node config keys as flags ({@code --drain-timeout} for {@code drain_timeout}). They are handed to
- * {@link berth.config.NodeConfig#load} as the same keys a node config file has, so one parser checks both.
+ * The node config keys as flags, one per key of {@link NodeConfig#KEYS} ({@code --drain-timeout} for {@code
+ * drain_timeout}), made from the key definitions so a new key is a flag at once, with its meaning and default in
+ * {@code --help}. Flag values are handed to {@link NodeConfig#load} as the same keys a node config file has, so
+ * one parser checks both.
  */
 final class NodeFlags {
   @Option(names = "--config", paramLabel = "FILE", description = "Node config file (TOML) with the keys below; flags win over it.")
   Path config;
 
-  @Option(names = "--apps", paramLabel = "FILE", description = "Apps file (TOML); repeatable.")
-  List<Path> apps = List.of();
+  private CommandSpec command;
 
-  @Option(names = "--listen", paramLabel = "ADDR:PORT", description = "Router address (default :8080).")
-  String listen;
+  /** Called by picocli while it builds the command that mixes these flags in: adds one option per node key. */
+  @Spec(Spec.Target.MIXEE)
+  void addKeyOptions(CommandSpec command) {
+    this.command = command;
+    for (Key<?> key : NodeConfig.KEYS) {
+      if (command.findOption(key.flag()) != null) continue;
+      String help = capitalized(key.meaning().replace("`", "")) + " (default: " + key.defaultText().replace("`", "") + ")";
+      OptionSpec.Builder o = OptionSpec.builder(key.flag()).description(help);
+      switch (key.kind()) {
+        case Kind.Flag f -> o.arity("0").type(boolean.class);
+        case Kind.TextList l -> o.paramLabel(label(key)).type(List.class).auxiliaryTypes(String.class).description(help + "; repeatable");
+        default -> o.paramLabel(label(key)).type(String.class);
+      }
+      command.addOption(o.build());
+    }
+  }
 
-  @Option(names = "--admin", paramLabel = "ADDR:PORT", description = "Admin address (default 127.0.0.1:8081).")
-  String admin;
-
-  @Option(names = "--data", paramLabel = "DIR", description = "Logs and state (default ./var).")
-  String data;
-
-  @Option(names = "--ports", paramLabel = "FROM-TO", description = "Ports for app instances (default 20000-29999).")
-  String ports;
-
-  @Option(names = "--drain-timeout", paramLabel = "DURATION", description = "On shutdown, how long in-flight requests may finish (default 10s).")
-  String drainTimeout;
-
-  @Option(names = "--event-loops", paramLabel = "N", description = "Router threads (default: one per core).")
-  Integer eventLoops;
-
-  @Option(names = "--cgroup", paramLabel = "NAME", description = "Berth's directory in each cgroup hierarchy (default berth).")
-  String cgroup;
-
-  @Option(names = "--allow-root", description = "Let apps run as user root.")
-  Boolean allowRoot;
-
-  @Option(names = "--create-users", description = "Create an app's missing user as a system user.")
-  Boolean createUsers;
-
+  /** The flags given, as node config keys. */
   ObjectNode asConfig() {
     ObjectNode o = JsonNodeFactory.instance.objectNode();
-    if (!apps.isEmpty()) apps.forEach(p -> o.withArray("apps").add(p.toString()));
-    if (listen != null) o.put("listen", listen);
-    if (admin != null) o.put("admin", admin);
-    if (data != null) o.put("data", data);
-    if (ports != null) o.put("ports", ports);
-    if (drainTimeout != null) o.put("drain_timeout", drainTimeout);
-    if (eventLoops != null) o.put("event_loops", eventLoops);
-    if (cgroup != null) o.put("cgroup", cgroup);
-    if (allowRoot != null) o.put("allow_root", allowRoot);
-    if (createUsers != null) o.put("create_users", createUsers);
+    var parsed = command.commandLine().getParseResult();
+    for (Key<?> key : NodeConfig.KEYS) {
+      if (!parsed.hasMatchedOption(key.flag())) continue;
+      Object value = parsed.matchedOption(key.flag()).getValue();
+      if (value instanceof List<?> list) {
+        var array = o.putArray(key.name());
+        list.forEach(v -> array.add(String.valueOf(v)));
+      } else {
+        o.set(key.name(), key.kind().fromFlag(String.valueOf(value)));
+      }
+    }
     return o;
+  }
+
+  private static String label(Key<?> key) {
+    return switch (key.name()) {
+      case "listen", "admin" -> "ADDR:PORT";
+      case "ports" -> "FROM-TO";
+      case "data" -> "DIR";
+      case "apps" -> "FILE";
+      case "database" -> "URL";
+      default -> key.kind() instanceof Kind.Whole ? "N" : key.kind().describe().startsWith("duration") ? "DURATION" : "VALUE";
+    };
+  }
+
+  private static String capitalized(String s) {
+    return s.isEmpty() ? s : Character.toUpperCase(s.charAt(0)) + s.substring(1);
   }
 }

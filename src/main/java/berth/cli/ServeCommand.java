@@ -26,7 +26,6 @@ final class ServeCommand implements Callable<Integer> {
     Berth berth;
     try {
       NodeConfig config = NodeConfig.load(flags.config, flags.asConfig());
-      if (config.appFiles().isEmpty()) LOG.warn("no apps file given (--apps FILE): every request will get 404");
       berth = Berth.start(config);
     } catch (ConfigException e) {
       System.err.println("berth: invalid configuration:\n  " + e.getMessage().replace("\n", "\n  "));

@@ -15,6 +15,14 @@ public final class ConfigException extends RuntimeException {
     return new ConfigException(path.isEmpty() ? reason : path + ": " + reason);
   }
 
+  /**
+   * Each problem on its own, {@code path: reason}, e.g. {@code idle_timeout: "5 minutes" is not a duration ...};
+   * the path is everything before the first {@code ": "}.
+   */
+  public java.util.List<String> problems() {
+    return java.util.List.of(getMessage().split("\n"));
+  }
+
   /** The same problems seen from one layer up: each line gets {@code where: } in front, e.g. the file name. */
   public ConfigException within(String where) {
     return new ConfigException(where + ": " + getMessage().replace("\n", "\n" + where + ": "));

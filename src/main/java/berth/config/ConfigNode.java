@@ -6,7 +6,6 @@ import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -79,7 +78,8 @@ public final class ConfigNode {
   }
 
   public void problem(String key, String reason) {
-    problems.add(pathOf(key) + ": " + reason);
+    String at = pathOf(key);
+    problems.add(at.isEmpty() ? reason : at + ": " + reason);
   }
 
   public boolean has(String key) {
@@ -98,50 +98,6 @@ public final class ConfigNode {
     return v.textValue();
   }
 
-  public String requiredString(String key) {
-    if (!has(key)) {
-      problem(key, "is required");
-      return null;
-    }
-    String s = string(key, null);
-    if (s != null && s.isBlank()) {
-      problem(key, "must not be empty");
-      return null;
-    }
-    return s;
-  }
-
-  public int integer(String key, int defaultValue, int min, int max) {
-    JsonNode v = value(key);
-    if (v == null) return defaultValue;
-    if (!v.canConvertToInt() || !v.isIntegralNumber() || v.intValue() < min || v.intValue() > max) {
-      problem(key, describe(v) + " is not a whole number from " + min + " to " + max);
-      return defaultValue;
-    }
-    return v.intValue();
-  }
-
-  public boolean bool(String key, boolean defaultValue) {
-    JsonNode v = value(key);
-    if (v == null) return defaultValue;
-    if (!v.isBoolean()) {
-      problem(key, describe(v) + " is not true or false");
-      return defaultValue;
-    }
-    return v.booleanValue();
-  }
-
-  /** A duration such as {@code 30s} (see {@link Durations}), which must be at least {@code min}. */
-  public Duration duration(String key, Duration defaultValue, Duration min) {
-    return parsed(key, defaultValue, text -> {
-      Duration d = Durations.parse(text);
-      if (d.compareTo(min) < 0) {
-        throw new IllegalArgumentException(Durations.quote(text) + " is too short (expected at least " + Durations.format(min) + ")");
-      }
-      return d;
-    });
-  }
-
   /** A string value turned into {@code T} by {@code parser}, whose {@link IllegalArgumentException} message is the reason. */
   public <T> T parsed(String key, T defaultValue, Function<String, T> parser) {
     String s = string(key, null);
@@ -152,45 +108,6 @@ public final class ConfigNode {
       problem(key, e.getMessage());
       return defaultValue;
     }
-  }
-
-  public List<String> stringList(String key, List<String> defaultValue) {
-    JsonNode v = value(key);
-    if (v == null) return defaultValue;
-    if (!v.isArray()) {
-      problem(key, describe(v) + " is not a list of strings (expected e.g. [\"a\", \"b\"])");
-      return defaultValue;
-    }
-    List<String> out = new ArrayList<>();
-    for (int i = 0; i < v.size(); i++) {
-      JsonNode item = v.get(i);
-      if (!item.isTextual()) {
-        problems.add(pathOf(key) + "[" + i + "]: " + describe(item) + " is not a string");
-      } else {
-        out.add(item.textValue());
-      }
-    }
-    return out;
-  }
-
-  /** A table whose values are scalars, read as strings (so {@code WORKERS = 4} is {@code "4"}). */
-  public Map<String, String> stringMap(String key) {
-    Map<String, String> out = new LinkedHashMap<>();
-    JsonNode v = value(key);
-    if (v == null) return out;
-    if (!v.isObject()) {
-      problem(key, describe(v) + " is not a table (expected e.g. { NAME = \"value\" })");
-      return out;
-    }
-    for (Map.Entry<String, JsonNode> e : v.properties()) {
-      JsonNode item = e.getValue();
-      if (item.isValueNode() && !item.isNull()) {
-        out.put(e.getKey(), item.asText());
-      } else {
-        problems.add(pathOf(key) + "." + e.getKey() + ": " + describe(item) + " is not a string, number or boolean");
-      }
-    }
-    return out;
   }
 
   /** The sub-tables of table {@code key}, by name, in file order, e.g. each {@code [apps.NAME]}. */
@@ -220,7 +137,8 @@ public final class ConfigNode {
     }
   }
 
-  private JsonNode value(String key) {
+  /** The value of {@code key}, null when absent or JSON null; marks the key as read. */
+  JsonNode value(String key) {
     read.add(key);
     JsonNode v = node.get(key);
     return v == null || v.isNull() ? null : v;
@@ -230,7 +148,8 @@ public final class ConfigNode {
     return () -> it;
   }
 
-  private static String describe(JsonNode v) {
+  /** A value as a problem message quotes it. */
+  static String describe(JsonNode v) {
     if (v.getNodeType() == JsonNodeType.STRING) return Durations.quote(v.textValue());
     if (v.isContainerNode()) return v.isArray() ? "a list" : "a table";
     return v.toString();

@@ -7,34 +7,67 @@ import java.util.List;
 
 /**
  * How this Berth process runs: static settings read once at start (changing them needs a restart), as opposed
- * to app config, which is live. The same keys are read from a node config file ({@code serve --config FILE}) and
- * from {@code serve} flags, flags winning.
+ * to app config, which is live. The same keys ({@link #KEYS}, one definition each: type, default, meaning) are
+ * read from a node config file ({@code serve --config FILE}) and from {@code serve} flags, flags winning.
  *
- * @param listen where the router accepts HTTP ({@code listen}, default {@code :8080})
- * @param admin where the admin listener accepts HTTP ({@code admin}, default {@code 127.0.0.1:8081})
- * @param dataDir logs and state ({@code data}, default {@code ./var}, relative to the working directory)
- * @param ports the range app instances get their {@code $PORT} from ({@code ports}, default {@code 20000-29999},
- *     below Linux's ephemeral range so outgoing connections never hold one)
- * @param appFiles TOML files of apps to serve ({@code apps}, a list; relative to the node config file's directory)
- * @param drainTimeout on shutdown, how long in-flight requests may still run before instances are stopped
- *     ({@code drain_timeout}, default {@code 10s})
- * @param eventLoops router threads ({@code event_loops}, default: one per core)
- * @param cgroup the name of Berth's directory in each cgroup hierarchy ({@code cgroup}, default {@code berth});
- *     two Berth processes on one machine need different names, since each stops what it finds there at start;
- *     {@code off}: track instances by session only, without limits
- * @param allowRoot {@code allow_root} (default false): whether an app may say {@code user = "root"}
- * @param createUsers {@code create_users} (default false): create an app's missing {@code user} as a system
- *     user with its own group and its home under {@code DATA/home/}
+ * @param listen {@code listen}
+ * @param admin {@code admin}
+ * @param dataDir {@code data}, relative to the working directory
+ * @param ports {@code ports}
+ * @param appFiles {@code apps}, each resolved against the node config file's directory (flags: the working directory)
+ * @param drainTimeout {@code drain_timeout}
+ * @param eventLoops {@code event_loops}
+ * @param cgroup {@code cgroup}; {@code off} tracks instances by session only, without limits
+ * @param allowRoot {@code allow_root}
+ * @param createUsers {@code create_users}
+ * @param database {@code database}: a JDBC URL, or null for the embedded SQLite file (see {@link #databaseUrl()})
  */
 public record NodeConfig(
     HostPort listen, HostPort admin, Path dataDir, PortRange ports, List<Path> appFiles, Duration drainTimeout, int eventLoops,
     String cgroup,
     boolean allowRoot,
-    boolean createUsers) {
+    boolean createUsers,
+    String database) {
 
   public static final HostPort DEFAULT_LISTEN = new HostPort("0.0.0.0", 8080);
   public static final HostPort DEFAULT_ADMIN = new HostPort("127.0.0.1", 8081);
   public static final PortRange DEFAULT_PORTS = new PortRange(20000, 29999);
+  /** The embedded database's file in the data directory. */
+  public static final String DATABASE_FILE = "berth.db";
+
+  public static final Key<HostPort> LISTEN = Key.of("listen", Kind.text("address", HostPort::parse, HostPort::toString), DEFAULT_LISTEN, "",
+      "where the router accepts HTTP, e.g. `:8080` (all interfaces) or `127.0.0.1:8080`");
+  public static final Key<HostPort> ADMIN = Key.of("admin", Kind.text("address", HostPort::parse, HostPort::toString), DEFAULT_ADMIN, "",
+      "where the admin listener accepts HTTP (the health page, the API)");
+  public static final Key<Path> DATA = Key.of("data", Kind.text("path", Path::of, Path::toString), Path.of("var"), "",
+      "logs (`DATA/logs/APP.log`, rotated at 10 MiB, 3 kept), the embedded database (`DATA/berth.db`) and other state; relative to the working directory");
+  public static final Key<PortRange> PORTS = Key.of("ports", Kind.text("port range", PortRange::parse, PortRange::toString), DEFAULT_PORTS, "",
+      "ports given to instances as `$PORT`; never two live instances on one");
+  public static final Key<List<String>> APPS = Key.described("apps", Kind.list("list of paths", NodeConfig::nonEmpty), "none", "",
+      "apps files (TOML) applied into the store at start: their apps are created or updated, apps they do not name are left alone; "
+          + "relative to the node config file (to the working directory as flags, which may be repeated)");
+  public static final Key<Duration> DRAIN_TIMEOUT = Key.of("drain_timeout", Kind.duration(Duration.ZERO), Duration.ofSeconds(10), "",
+      "on shutdown, how long in-flight requests may still run before instances are stopped");
+  public static final Key<Integer> EVENT_LOOPS = Key.described("event_loops", Kind.whole(1, 1024), "one per core", "threads",
+      "router threads");
+  public static final Key<String> CGROUP = Key.of("cgroup", Kind.text("cgroup name", NodeConfig::cgroupName), "berth", "",
+      "Berth's directory in each cgroup hierarchy; two Berths on one machine need two names (each stops what it finds there at start); "
+          + "`off` tracks instances by session only, without limits");
+  public static final Key<Boolean> ALLOW_ROOT = Key.of("allow_root", Kind.flag(), false, "",
+      "whether an app may say `user = \"root\"`");
+  public static final Key<Boolean> CREATE_USERS = Key.of("create_users", Kind.flag(), false, "",
+      "create an app's missing `user` as a system user (own group, home under `DATA/home/`)");
+  public static final Key<String> DATABASE = Key.described("database", Kind.text("JDBC URL", NodeConfig::checkDatabaseUrl), "SQLite in `DATA/berth.db`", "",
+      "where apps are stored: `jdbc:postgresql://HOST[:PORT]/DB?user=U&password=P`, or `jdbc:sqlite:FILE`; migrations run at start");
+
+  /** Every node key, in the order docs and {@code --help} show them. */
+  public static final List<Key<?>> KEYS = List.of(LISTEN, ADMIN, DATA, PORTS, APPS, DRAIN_TIMEOUT, EVENT_LOOPS, CGROUP, ALLOW_ROOT, CREATE_USERS,
+      DATABASE);
+
+  /** The JDBC URL of the store: {@link #database} when given, else the SQLite file in the data directory. */
+  public String databaseUrl() {
+    return database != null ? database : "jdbc:sqlite:" + dataDir.resolve(DATABASE_FILE);
+  }
 
   /** Reads {@code file} (may be null: defaults only), then applies {@code flags} (same keys, same syntax) over it. */
   public static NodeConfig load(Path file, ObjectNode flags) {
@@ -48,7 +81,7 @@ public record NodeConfig(
     if (merged.has("apps") && merged.get("apps").isArray()) {
       var resolved = merged.arrayNode();
       Path b = base;
-      merged.get("apps").forEach(n -> resolved.add(n.isTextual() ? b.resolve(n.textValue()).toString() : n.toString()));
+      merged.get("apps").forEach(n -> resolved.add(n.isTextual() ? resolved.textNode(b.resolve(n.textValue()).toString()) : n));
       merged.set("apps", resolved);
     }
     if (flags.has("apps")) {
@@ -60,27 +93,44 @@ public record NodeConfig(
     merged.setAll(flags);
 
     ConfigNode c = ConfigNode.root(merged);
-    HostPort listen = c.parsed("listen", DEFAULT_LISTEN, HostPort::parse);
-    HostPort admin = c.parsed("admin", DEFAULT_ADMIN, HostPort::parse);
-    Path data = Path.of(c.string("data", "var"));
-    PortRange ports = c.parsed("ports", DEFAULT_PORTS, PortRange::parse);
-    List<Path> apps = c.stringList("apps", List.of()).stream().map(Path::of).toList();
-    Duration drain = c.duration("drain_timeout", Duration.ofSeconds(10), Duration.ZERO);
-    int loops = c.integer("event_loops", Runtime.getRuntime().availableProcessors(), 1, 1024);
-    String cgroup = c.parsed("cgroup", "berth", name -> {
-      if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}")) {
-        throw new IllegalArgumentException("\"" + name + "\" is not a cgroup name (expected letters, digits, . _ -)");
-      }
-      return name;
-    });
-    boolean allowRoot = c.bool("allow_root", false);
-    boolean createUsers = c.bool("create_users", false);
+    HostPort listen = LISTEN.read(c);
+    HostPort admin = ADMIN.read(c);
+    Path data = DATA.read(c);
+    PortRange ports = PORTS.read(c);
+    List<String> appFiles = APPS.read(c);
+    List<Path> apps = appFiles == null ? List.of() : appFiles.stream().map(Path::of).toList();
+    Duration drain = DRAIN_TIMEOUT.read(c);
+    Integer loops = EVENT_LOOPS.read(c);
+    String cgroup = CGROUP.read(c);
+    boolean allowRoot = ALLOW_ROOT.read(c);
+    boolean createUsers = CREATE_USERS.read(c);
+    String database = DATABASE.read(c);
     c.rejectUnknownKeys();
     try {
       c.throwIfProblems();
     } catch (ConfigException e) {
       throw file == null ? e : e.within(file.toString());
     }
-    return new NodeConfig(listen, admin, data, ports, apps, drain, loops, cgroup, allowRoot, createUsers);
+    return new NodeConfig(listen, admin, data, ports, apps, drain, loops != null ? loops : Runtime.getRuntime().availableProcessors(), cgroup,
+        allowRoot, createUsers, database);
+  }
+
+  private static String nonEmpty(String s) {
+    if (s.isBlank()) throw new IllegalArgumentException("\"\" is not a path");
+    return s;
+  }
+
+  private static String cgroupName(String name) {
+    if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}")) {
+      throw new IllegalArgumentException(Durations.quote(name) + " is not a cgroup name (expected letters, digits, . _ -)");
+    }
+    return name;
+  }
+
+  /** Accepts the two databases Berth has migrations for; anything else is refused here, at start, naming the key. */
+  private static String checkDatabaseUrl(String url) {
+    String u = url.strip();
+    if (u.startsWith("jdbc:postgresql:") || (u.startsWith("jdbc:sqlite:") && u.length() > "jdbc:sqlite:".length())) return u;
+    throw new IllegalArgumentException(Durations.quote(url) + " is not a database Berth can use (expected jdbc:postgresql://HOST/DB or jdbc:sqlite:FILE)");
   }
 }

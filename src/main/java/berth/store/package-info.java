@@ -1,2 +1,7 @@
-/** Where apps live: the embedded SQLite database by default, PostgreSQL for a cluster; migrations run at start. */
+/**
+ * Where apps live: {@link berth.store.Store} (the contract) and {@link berth.store.SqlStore} (JDBC: the embedded
+ * SQLite file by default, PostgreSQL when the node config names one; Flyway migrations run at open). Blocking
+ * code, safe from any thread; writes of one process run one at a time, and {@code onChange} listeners run on the
+ * writing thread after the commit, in revision order. Imports {@code apps} and {@code config}.
+ */
 package berth.store;

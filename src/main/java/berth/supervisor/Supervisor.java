@@ -1,6 +1,7 @@
 package berth.supervisor;
 
 import berth.apps.App;
+import berth.apps.Procfile;
 import berth.cgroup.Cgroup;
 import berth.cgroup.CgroupSystem;
 import berth.cgroup.Limits;
@@ -167,6 +168,13 @@ public final class Supervisor {
       finish(instance, new Exit(-1, 0));
       return;
     }
+    String command;
+    try {
+      command = app.launch().commandToRun(); // the Procfile is read now: an edited one takes effect at the next start
+    } catch (IllegalArgumentException e) {
+      failBeforeSpawn(instance, "has no command: " + e.getMessage());
+      return;
+    }
     Account as;
     Tree tree;
     try {
@@ -180,7 +188,7 @@ public final class Supervisor {
     instance.account = as;
     Posix.Spawned spawned;
     try {
-      spawned = Posix.spawn(Launcher.argv(app.launch().command(), app.launch().directory(), tree.joinFiles(), as),
+      spawned = Posix.spawn(Launcher.argv(command, app.launch().directory(), tree.joinFiles(), as),
           environment(app, instance.port(), as == null ? self : as), app.launch().directory().toString(),
           as == null ? -1 : as.uid(), as == null ? -1 : as.gid());
     } catch (Posix.PosixException e) {
@@ -194,7 +202,7 @@ public final class Supervisor {
     int pid = spawned.pid();
     // written after the spawn, which is on every cold start's critical path
     instance.note("starting on port " + instance.port() + (as == null ? "" : " as " + as.name()) + " (pid " + pid + "): /bin/sh -c "
-        + app.launch().command());
+        + command + (app.launch().command() == null ? " (the web: line of " + Procfile.NAME + ")" : ""));
     tree.leader(pid);
     boolean wanted = instance.spawned(pid);
     BLOCKING.execute(() -> pump(instance, spawned.outputFd()));

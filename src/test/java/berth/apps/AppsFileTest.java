@@ -76,7 +76,7 @@ class AppsFileTest {
         """);
     assertThatThrownBy(() -> AppsFile.read(f))
         .isInstanceOf(ConfigException.class)
-        .hasMessageContaining(f + ": apps.blog.domains: \"blog.example.com:8080\" is not a valid domain (expected a host name without a port)")
+        .hasMessageContaining(f + ": apps.blog.domains[0]: \"blog.example.com:8080\" is not a valid domain (expected a host name without a port)")
         .hasMessageContaining("apps.blog.domains[1]: 7 is not a string")
         .hasMessageContaining("apps.blog.command: is required")
         .hasMessageContaining("apps.blog.idle_timeout: \"5 minutes\" is not a duration (expected e.g. 30s, 5m)")

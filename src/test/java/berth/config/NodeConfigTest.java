@@ -63,6 +63,22 @@ class NodeConfigTest {
         .hasMessageContaining("lisen: is not a known key");
   }
 
+  @Test
+  void theDatabaseIsSqliteInTheDataDirectoryUnlessAPostgresqlUrlIsGiven() {
+    assertThat(NodeConfig.load(null, flags().put("data", "/srv/berth")).databaseUrl()).isEqualTo("jdbc:sqlite:/srv/berth/berth.db");
+    String pg = "jdbc:postgresql://db.example.com:5432/berth?user=berth";
+    assertThat(NodeConfig.load(null, flags().put("database", pg)).databaseUrl()).isEqualTo(pg);
+    assertThat(NodeConfig.load(null, flags().put("database", "jdbc:sqlite:/tmp/x.db")).databaseUrl()).isEqualTo("jdbc:sqlite:/tmp/x.db");
+  }
+
+  @Test
+  void aDatabaseBerthHasNoMigrationsForIsAnErrorNamingTheKey() throws Exception {
+    Path file = dir.resolve("node.toml");
+    Files.writeString(file, "database = \"jdbc:mysql://db/berth\"\n");
+    assertThatThrownBy(() -> NodeConfig.load(file, flags()))
+        .hasMessage(file + ": database: \"jdbc:mysql://db/berth\" is not a database Berth can use (expected jdbc:postgresql://HOST/DB or jdbc:sqlite:FILE)");
+  }
+
   @ParameterizedTest
   @CsvSource({"':8080', 0.0.0.0, 8080", "'127.0.0.1:8081', 127.0.0.1, 8081", "'[::1]:80', ::1, 80", "'localhost:0', localhost, 0"})
   void hostPort_parse(String text, String host, int port) {

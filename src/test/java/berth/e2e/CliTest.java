@@ -49,6 +49,32 @@ class CliTest {
   }
 
   @Test
+  void serveWithADatabaseOfAnotherKindSaysWhichKey() throws Exception {
+    Result r = berth("serve", "--database", "jdbc:mysql://db/berth", "--data", dir.resolve("data").toString());
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.output()).contains("database: \"jdbc:mysql://db/berth\" is not a database Berth can use");
+  }
+
+  @Test
+  void serveWithAnUnreachableDatabaseSaysSoAndExits1() throws Exception {
+    Result r = berth("serve", "--database", "jdbc:postgresql://127.0.0.1:1/berth", "--data", dir.resolve("data").toString(),
+        "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0");
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.output()).contains("berth: cannot start: cannot open the database (postgresql //127.0.0.1:1/berth): Connection to 127.0.0.1:1 refused");
+  }
+
+  @Test
+  void serveHelpHasAFlagForEveryNodeKeyWithItsDefault() throws Exception {
+    Result r = berth("serve", "--help");
+    assertThat(r.code()).isZero();
+    String help = r.output().replaceAll("\\s+", ""); // picocli wraps long descriptions, also after a ':'
+
+    for (var key : berth.config.NodeConfig.KEYS) {
+      assertThat(help).as(key.name()).contains(key.flag()).contains("(default:" + key.defaultText().replace("`", "").replace(" ", ""));
+    }
+  }
+
+  @Test
   void checkPrintsTheAppsOfAValidFile() throws Exception {
     Path apps = dir.resolve("apps.toml");
     Files.writeString(apps, """

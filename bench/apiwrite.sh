@@ -42,8 +42,9 @@ chmod 755 "$RUN"
 PG_BIN=""
 cleanup() {
     stop_all_bg
-    if [ -n "$PG_BIN" ] && [ -f "$RUN/pg/postmaster.pid" ]; then
-        runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$RUN/pg" -m fast -w stop >/dev/null 2>&1 || log "WARN: could not stop the temporary PostgreSQL"
+    if [ -n "$PG_BIN" ] && [ -f "$RUN/pg/data/postmaster.pid" ]; then
+        cp -f "$RUN/pg/server.log" "$OUT_DIR/pg-server.log" 2>/dev/null
+        runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$RUN/pg/data" -m fast -w stop >/dev/null 2>&1 || log "WARN: could not stop the temporary PostgreSQL"
     fi
     if [ -d "$RUN" ]; then
         for f in "$RUN"/*.log; do [ -f "$f" ] && cp -f "$f" "$OUT_DIR/"; done
@@ -63,10 +64,11 @@ if [ "$PG_LOCAL" = 1 ]; then
         PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
     fi
     port_in_use "$PG_PORT" && die "port $PG_PORT (PG_PORT) already in use"
+    # its own directory, owned by postgres: data, log and socket
     mkdir -p "$RUN/pg" && chown postgres: "$RUN/pg" && chmod 700 "$RUN/pg"
-    runuser -u postgres -- "$PG_BIN/initdb" -D "$RUN/pg" -A trust -U postgres >"$RUN/pg-initdb.log" 2>&1 || die "initdb failed: $(tail -3 "$RUN/pg-initdb.log")"
-    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$RUN/pg" -l "$RUN/pg-server.log" -w \
-        -o "-p $PG_PORT -k $RUN/pg -c listen_addresses=127.0.0.1" start >/dev/null || die "PostgreSQL did not start: $(tail -3 "$RUN/pg-server.log")"
+    runuser -u postgres -- "$PG_BIN/initdb" -D "$RUN/pg/data" -A trust -U postgres >"$RUN/pg-initdb.log" 2>&1 || die "initdb failed: $(tail -3 "$RUN/pg-initdb.log")"
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$RUN/pg/data" -l "$RUN/pg/server.log" -w \
+        -o "-p $PG_PORT -k $RUN/pg -c listen_addresses=127.0.0.1" start >/dev/null || die "PostgreSQL did not start: $(tail -3 "$RUN/pg/server.log")"
     DATABASE="jdbc:postgresql://127.0.0.1:$PG_PORT/postgres?user=postgres"
     log "temporary PostgreSQL $("$PG_BIN/postgres" --version | grep -o '[0-9][0-9.]*' | head -1) on 127.0.0.1:$PG_PORT"
 fi

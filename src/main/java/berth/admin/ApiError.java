@@ -60,7 +60,7 @@ record ApiError(int status, String message, List<Problem> problems, long current
 
   /**
    * 422 with one problem per line of {@code e}, each line being {@code path: reason} (see {@link
-   * ConfigException}); a path of {@code apps.NAME.} (as files name keys) is cut to the key within the app.
+   * ConfigException}), the path being the key's within the body ({@code idle_timeout}, {@code domains[1]}).
    */
   static ApiError invalid(ConfigException e) {
     List<Problem> problems = new ArrayList<>();
@@ -72,7 +72,7 @@ record ApiError(int status, String message, List<Problem> problems, long current
         path = "";
         reason = line;
       }
-      problems.add(new Problem(path.replaceFirst("^apps\\.[a-z0-9-]+\\.?", ""), reason));
+      problems.add(new Problem(path, reason));
     }
     String message = problems.size() == 1 ? e.getMessage() : problems.size() + " problems: " + e.getMessage().replace("\n", "; ");
     return new ApiError(422, message, problems, -1);

@@ -43,7 +43,7 @@ final class Output {
 
   /** Every key of an app, one per line, aligned. */
   static void keys(JsonNode app) {
-    Table t = new Table("", "");
+    Table t = Table.plain(2);
     app.properties().forEach(e -> {
       if (!e.getKey().equals("name")) t.row("  " + e.getKey(), value(e.getValue()));
     });

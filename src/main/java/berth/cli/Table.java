@@ -7,9 +7,20 @@ import java.util.List;
 /** A plain-text table for people: columns as wide as their widest cell, two spaces apart, no borders. */
 final class Table {
   private final List<String[]> rows = new ArrayList<>();
+  private final boolean header;
 
   Table(String... headers) {
-    rows.add(headers);
+    this(true, headers);
+  }
+
+  private Table(boolean header, String[] first) {
+    this.header = header;
+    rows.add(first);
+  }
+
+  /** A table without a header line, e.g. key and value pairs. */
+  static Table plain(int columns) {
+    return new Table(false, new String[columns]);
   }
 
   Table row(Object... cells) {
@@ -21,8 +32,9 @@ final class Table {
 
   void print(PrintStream out) {
     int[] width = new int[rows.getFirst().length];
-    for (String[] r : rows) for (int i = 0; i < r.length; i++) width[i] = Math.max(width[i], r[i].length());
-    for (String[] r : rows) {
+    List<String[]> shown = header ? rows : rows.subList(1, rows.size());
+    for (String[] r : shown) for (int i = 0; i < r.length; i++) width[i] = Math.max(width[i], r[i].length());
+    for (String[] r : shown) {
       StringBuilder sb = new StringBuilder();
       for (int i = 0; i < r.length; i++) {
         sb.append(r[i]);

@@ -21,7 +21,7 @@ import picocli.CommandLine.Command;
         "  berth apply -f apps.toml --dry-run",
         "  BERTH_ADMIN=http://10.0.0.5:8081 BERTH_TOKEN=... berth app list    another machine's Berth",
         "",
-        "Client commands find Berth through DATA/admin.url and DATA/admin.token (--data DIR, default ./var),",
+        "Client commands find Berth through DATA/admin.url and DATA/admin.token (--data DIR, default ./var, or --config FILE),",
         "or --admin URL / BERTH_ADMIN and BERTH_TOKEN."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {

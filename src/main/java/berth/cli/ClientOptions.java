@@ -1,5 +1,8 @@
 package berth.cli;
 
+import berth.config.ConfigException;
+import berth.config.NodeConfig;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
@@ -17,10 +20,19 @@ final class ClientOptions {
       description = "Data directory of the Berth to talk to, as given to serve (default ./var); its admin.url and admin.token are used.")
   Path data;
 
+  @Option(names = "--config", paramLabel = "FILE", description = "The node config file the Berth was started with: its data directory is used.")
+  Path config;
+
   @Option(names = "--json", description = "Print the API's JSON instead of tables.")
   boolean json;
 
   Path dataDir() {
-    return data != null ? data : Path.of("var");
+    if (data != null) return data;
+    if (config == null) return Path.of("var");
+    try {
+      return NodeConfig.load(config, JsonNodeFactory.instance.objectNode()).dataDir();
+    } catch (ConfigException e) {
+      throw new CliFailure(ExitCode.USAGE, "invalid node config, cannot find the data directory:\n  " + e.getMessage().replace("\n", "\n  "));
+    }
   }
 }

@@ -154,6 +154,12 @@ class AppCliTest {
     Result remote = cli(Map.of("BERTH_ADMIN", url, "BERTH_TOKEN", token), "app", "list", "--json", "--data", dir.resolve("elsewhere").toString());
     assertThat(remote.code()).as(remote.err()).isZero();
     assertThat(remote.json().path("apps").toString()).contains("\"first\"");
+    // the node config file Berth was started with leads to its data directory
+    Path node = dir.resolve("node.toml");
+    Files.writeString(node, "data = \"" + data + "\"\n");
+    Result viaConfig = cli(Map.of(), "app", "list", "--config", node.toString());
+    assertThat(viaConfig.code()).as(viaConfig.err()).isZero();
+    assertThat(viaConfig.out()).contains("first");
     assertThat(berth("app", "delete", "first").code()).isZero();
   }
 

@@ -239,7 +239,7 @@ public final class AppPool {
         retryAt = Instant.MIN;
         log.berth(0, "start asked");
       }
-      serving = (current != null ? current : startLocked(false)).serving;
+      serving = (current != null ? current : startLocked(/* asReplacement= */ false)).serving;
     }
     return described(serving);
   }
@@ -257,14 +257,14 @@ public final class AppPool {
       if (current == null) {
         retryAt = Instant.MIN;
         log.berth(0, "restart asked: no instance runs; starting one");
-        serving = startLocked(false).serving;
+        serving = startLocked(/* asReplacement= */ false).serving;
       } else if (!current.ready()) {
         serving = current.serving;
       } else if (replacement != null) {
         serving = replacement.serving;
       } else {
         log.berth(current.id(), "restart asked: starting a new instance; this one serves until it is ready");
-        serving = startLocked(true).serving;
+        serving = startLocked(/* asReplacement= */ true).serving;
       }
     }
     return described(serving);
@@ -292,6 +292,7 @@ public final class AppPool {
         else after.add(dropLocked(s, why));
       }
       retiring.forEach(s -> gone.add(s.removed));
+      settlePendingLocked();
     }
     Unavailable u = new Unavailable(app().name(), new Unavailable.Closing(why));
     failed.forEach(w -> w.completeExceptionally(u));
@@ -413,7 +414,12 @@ public final class AppPool {
    * and then they run at once, here, under this lock.
    */
   private Slot startLocked(boolean asReplacement) {
+    return startLocked(asReplacement, /* forChange= */ false);
+  }
+
+  private Slot startLocked(boolean asReplacement, boolean forChange) {
     Slot slot = new Slot(supervisor.start(app, ids.getAsInt(), log));
+    slot.forChange = forChange;
     if (asReplacement) replacement = slot;
     else current = slot;
     if (!asReplacement) slot.instance.answering().whenComplete((ok, err) -> { if (err == null) onAnswering(slot); });
@@ -449,11 +455,12 @@ public final class AppPool {
     } else if (relaunch) {
       replaceLocked(slot, String.join(", ", Changes.keys(slot.applied, want).stream().filter(Changes::relaunchKey).toList()) + " changed");
     } else {
+      settleLocked(Change.Outcome.PENDING, "writing the new limits to the cgroup of i" + slot.id());
       if (!slot.applying) {
         slot.applying = true;
+        // may complete before thenAccept attaches: then limitsWritten runs here, at once, under this lock
         supervisor.changeLimits(slot.instance, want).thenAccept(result -> limitsWritten(slot, want, result));
       }
-      settleLocked(Change.Outcome.PENDING, "writing the new limits to the cgroup of i" + slot.id());
     }
   }
 
@@ -461,7 +468,7 @@ public final class AppPool {
   private void replaceLocked(Slot old, String why) {
     log.berth(old.id(), "replacing gracefully (" + why + "): starting a new instance; this one serves until it is ready");
     settleLocked(Change.Outcome.PENDING, "a new instance is starting to replace i" + old.id());
-    startLocked(true).forChange = true;
+    startLocked(/* asReplacement= */ true, /* forChange= */ true);
   }
 
   /** The outcome of writing new limits to {@code slot}'s cgroup: in force, or a replacement must bring them. */
@@ -477,6 +484,7 @@ public final class AppPool {
           takeLocked(slot, wanted);
           settleLocked(Change.Outcome.APPLIED, what + " applied in place to i" + slot.id());
           reconcileLocked(slot); // the settings may have changed again meanwhile
+          settlePendingLocked();
         }
         case Supervisor.LimitsChange.NotInPlace n -> {
           log.berth(slot.id(), what + ": cannot be applied in place (" + n.why() + "): replacing gracefully");
@@ -524,6 +532,19 @@ public final class AppPool {
   /** The latest change moves on to {@code outcome}, if it concerns what runs. */
   private void settleLocked(Change.Outcome outcome, String detail) {
     if (change != null) change = change.with(outcome, detail);
+  }
+
+  /**
+   * A pending change whose instance went away (stopped, idle, crashed), or that an instance started since has
+   * in force, is applied: nothing runs with other settings.
+   */
+  private void settlePendingLocked() {
+    if (change == null || change.outcome() != Change.Outcome.PENDING) return;
+    if (current == null && replacement == null) {
+      settleLocked(Change.Outcome.APPLIED, "no instance runs: the next start uses them");
+    } else if (replacement == null && current != null && current.ready() && !current.applying && current.applied.equals(app)) {
+      settleLocked(Change.Outcome.APPLIED, "in force on i" + current.id());
+    }
   }
 
   /**
@@ -603,6 +624,7 @@ public final class AppPool {
           }
         }
       }
+      settlePendingLocked();
     }
     for (int k = 0; k < served.size(); k++) {
       if (failure == null) served.get(k).complete(leases.get(k));
@@ -644,6 +666,7 @@ public final class AppPool {
         }
       }
       if (drained != null && inFlightLocked() == 0) drained.complete(null);
+      settlePendingLocked();
       u = new Unavailable(app.name(), new Unavailable.Closing("it stopped"));
     }
     slot.serving.completeExceptionally(u); // no-op if it served
@@ -716,6 +739,7 @@ public final class AppPool {
       toStop.unwatch();
       toStop.retiring = "idle";
       retiring.add(toStop);
+      settlePendingLocked();
     }
     supervisor.stop(toStop.instance, "idle for " + Durations.format(idle));
   }

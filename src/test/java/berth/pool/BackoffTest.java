@@ -91,6 +91,9 @@ class BackoffTest {
     clock.advance(Duration.ofSeconds(1));
     Lease second = pool.acquire().get(20, TimeUnit.SECONDS);
     second.release();
+    // the lease comes when the port answers, before the pool records the instance as ready (from when its
+    // healthy time counts); start() of a running instance completes once it has
+    pool.start().get(20, TimeUnit.SECONDS);
     // this one serves 10 minutes (by the pool's clock), then dies: the count starts again at 1, not 2
     clock.advance(AppPool.HEALTHY);
     kill(second);

@@ -48,10 +48,15 @@ public final class ProcCgroups {
   /** Skips the calling test where Berth cannot use cgroups (not root, no cgroupfs), saying so. */
   public static void assumeUsable() {
     StringBuilder why = new StringBuilder();
+    org.assertj.core.api.Assumptions.assumeThat(usable(why))
+        .as("SKIPPED: cgroups are not usable here (%s); this test needs root and a cgroup hierarchy", why).isTrue();
+  }
+
+  /** Whether Berth can use cgroups here (else it tracks instances by session); {@code why} gets the reason if not. */
+  public static boolean usable(StringBuilder why) {
     var system = berth.cgroup.CgroupSystem.open("berth-probe-" + ProcessHandle.current().pid(), why);
     system.ifPresent(berth.cgroup.CgroupSystem::close);
-    org.assertj.core.api.Assumptions.assumeThat(system)
-        .as("SKIPPED: cgroups are not usable here (%s); this test needs root and a cgroup hierarchy", why).isPresent();
+    return system.isPresent();
   }
 
   /** Whether the memory controller is a cgroup v1 one here (a hybrid machine), where limits live apart from v2. */

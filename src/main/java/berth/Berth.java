@@ -127,7 +127,8 @@ public final class Berth implements AutoCloseable {
       LOG.info("applied the {} apps of {} into the store ({})", fromFiles.apps().size(), files,
           store.catalog().version() == before ? "no change" : "revision " + store.catalog().version());
     } catch (StoreException.Conflict e) {
-      throw ConfigException.at(e.field(), e.getMessage() + " (an app in the store that the apps files do not define)").within(String.join(", ", files.stream().map(String::valueOf).toList()));
+      String where = String.join(", ", files.stream().map(String::valueOf).toList());
+      throw ConfigException.at(e.field(), e.getMessage() + " (an app in the store that the apps files do not define)").within(where);
     }
   }
 

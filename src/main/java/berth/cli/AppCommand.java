@@ -74,8 +74,8 @@ final class AppCommand implements Runnable {
   }
 
   @Command(name = "create", mixinStandardHelpOptions = true,
-      description = {"Create an app. Each key of the app is a flag (see below); --domain and --command are required,",
-          "--directory defaults to the current directory."},
+      description = {"Create an app. Each key of the app is a flag (below). --domain is required, and --command unless",
+          "the directory has a Procfile with a web: line; --directory defaults to the current directory."},
       footerHeading = "%nExamples:%n",
       footer = {"  berth app create blog --domain blog.example.com --domain www.blog.example.com \\",
           "      --command 'exec gunicorn app:app --bind $HOST:$PORT' --directory /srv/blog --idle-timeout 15m --env DJANGO_SETTINGS=prod"})

@@ -34,6 +34,8 @@ import org.slf4j.LoggerFactory;
  * class that sees every package.
  */
 public final class Berth implements AutoCloseable {
+  /** This build's version, as {@code berth --version} and the admin API's status say. */
+  public static final String VERSION = "0.1.0";
   private static final Logger LOG = LoggerFactory.getLogger(Berth.class);
 
   private final NodeConfig config;
@@ -70,9 +72,9 @@ public final class Berth implements AutoCloseable {
     if (leftovers > 0) LOG.warn("stopped {} instance(s) left running by an earlier run of Berth", leftovers);
     this.pool = new Pool(supervisor, config.dataDir().resolve("logs"), Clock.systemUTC(), config.drainTimeout());
     this.router = new Router(pool, config.eventLoops(), config.router(), config.dataDir().resolve("logs"));
-    this.admin = new AdminServer(vertx, pool);
+    this.admin = new AdminServer(vertx, pool, store, config.dataDir(), VERSION);
     apply(catalog);
-    // every committed write of the store reaches the pool and the router, in revision order
+    // every committed write of the store reaches the pool and the router, in revision order, before the write returns
     store.onChange(this::apply);
     LOG.info("{} apps (store revision {}), transport {}, data in {}", catalog.apps().size(), catalog.version(), router.transport(),
         config.dataDir().toAbsolutePath());
@@ -146,6 +148,11 @@ public final class Berth implements AutoCloseable {
 
   public int adminPort() {
     return adminPort;
+  }
+
+  /** The admin listener (its routes, for the OpenAPI check). */
+  public AdminServer admin() {
+    return admin;
   }
 
   public Pool pool() {

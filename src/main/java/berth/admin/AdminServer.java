@@ -3,69 +3,151 @@ package berth.admin;
 import berth.config.HostPort;
 import berth.pool.AppPool;
 import berth.pool.Pool;
-import berth.supervisor.Instance;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import berth.store.Store;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.stream.Collectors;
 
 /**
- * The admin listener (default 127.0.0.1:8081). For now it serves {@code GET /health}: 200 and a JSON summary of
- * the apps and their instances. The REST API will grow here.
+ * The admin listener (default 127.0.0.1:8081): {@code GET /health} for anyone who can connect, and the REST API
+ * under {@code /v1} ({@link Api}) for whoever presents the bearer token of {@code DATA/admin.token}.
+ *
+ * <p>At start it writes {@code DATA/admin.url} (the URL it is bound to) next to the token, so the CLI on the
+ * same machine finds Berth with nothing but the data directory; at a clean stop it removes the file.
  */
 public final class AdminServer {
-  private static final ObjectMapper JSON = new ObjectMapper();
+  /** Bodies larger than this get 413: an app definition is a few KiB. */
+  static final long BODY_LIMIT = 1 << 20;
+  public static final String URL_FILE = "admin.url";
+
   private final Vertx vertx;
   private final Pool pool;
+  private final Path dataDir;
+  private final AdminToken token;
+  private final ExecutorService blocking = Executors.newVirtualThreadPerTaskExecutor();
+  private final Router router;
   private HttpServer server;
+  private String url;
 
-  public AdminServer(Vertx vertx, Pool pool) {
+  public AdminServer(Vertx vertx, Pool pool, Store store, Path dataDir, String version) {
     this.vertx = vertx;
     this.pool = pool;
+    this.dataDir = dataDir;
+    this.token = AdminToken.loadOrCreate(dataDir);
+    this.router = Router.router(vertx);
+    router.get("/health").handler(ctx -> Reply.ok(health()).send(ctx.response()));
+    router.route("/v1/*").handler(this::authenticate);
+    router.route("/v1/*").handler(BodyHandler.create(false).setBodyLimit(BODY_LIMIT));
+    new Api(vertx, store, pool, blocking, version, Instant.now()).routes(router);
+    router.errorHandler(404, ctx -> error(ctx, 404, "no such path: " + ctx.request().path() + " (the API is under /v1; GET /v1/openapi.json describes it)"));
+    router.errorHandler(405, ctx -> error(ctx, 405, ctx.request().method() + " is not allowed on " + ctx.request().path()
+        + " (allowed: " + allowed(ctx.request().path()) + ")"));
+    router.errorHandler(413, ctx -> error(ctx, 413, "the body is larger than " + BODY_LIMIT + " bytes"));
+    router.errorHandler(500, ctx -> {
+      if (ctx.failure() != null) Reply.error(ApiError.of(ctx.failure())).send(ctx.response());
+      else error(ctx, 500, "internal error");
+    });
+  }
+
+  /** The routes served, for the OpenAPI check: each with its methods and a vertx-web path ({@code :name}). */
+  List<io.vertx.ext.web.Route> routes() {
+    return router.getRoutes();
   }
 
   public Future<Integer> listen(HostPort address) {
     server = vertx.createHttpServer();
-    server.requestHandler(req -> {
-      if (!req.path().equals("/health")) {
-        req.response().setStatusCode(404).putHeader("content-type", "application/json").end("{\"error\":\"no such path; try /health\"}\n");
-        return;
-      }
-      req.response().putHeader("content-type", "application/json").end(health());
+    server.requestHandler(router);
+    return server.listen(address.port(), address.host()).map(s -> {
+      int port = s.actualPort();
+      writeUrl(address.host(), port);
+      return port;
     });
-    return server.listen(address.port(), address.host()).map(HttpServer::actualPort);
+  }
+
+  /** The bound URL as a client on this machine reaches it (a wildcard address becomes loopback). */
+  public String url() {
+    return url;
   }
 
   public Future<Void> shutdown(Duration grace) {
-    return server == null ? Future.succeededFuture() : server.shutdown(grace);
+    Future<Void> f = server == null ? Future.succeededFuture() : server.shutdown(grace);
+    return f.onComplete(r -> {
+      blocking.shutdownNow();
+      try {
+        // remove only our own URL: another Berth may have started on this data directory since
+        Path file = dataDir.resolve(URL_FILE);
+        if (url != null && Files.exists(file) && Files.readString(file).strip().equals(url)) Files.delete(file);
+      } catch (IOException ignored) {
+        // a stale admin.url only makes the CLI say it cannot connect
+      }
+    });
   }
 
-  private String health() {
-    ObjectNode root = JSON.createObjectNode();
+  private void writeUrl(String host, int port) {
+    String h = switch (host) {
+      case "0.0.0.0", "" -> "127.0.0.1";
+      case "::", "[::]" -> "[::1]";
+      default -> host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
+    };
+    url = "http://" + h + ":" + port;
+    try {
+      Path tmp = dataDir.resolve(URL_FILE + ".tmp");
+      Files.writeString(tmp, url + "\n");
+      Files.move(tmp, dataDir.resolve(URL_FILE), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + dataDir.resolve(URL_FILE), e);
+    }
+  }
+
+  /** Every /v1 call needs {@code Authorization: Bearer TOKEN}; else 401 with a hint where the token is. */
+  private void authenticate(RoutingContext ctx) {
+    if (token.accepts(ctx.request().getHeader("Authorization"))) {
+      ctx.next();
+      return;
+    }
+    boolean given = ctx.request().getHeader("Authorization") != null;
+    ctx.response().putHeader("WWW-Authenticate", "Bearer realm=\"berth\"");
+    error(ctx, 401, given
+        ? "the bearer token is not this Berth's (it is in " + dataDir.resolve(AdminToken.FILE) + " on the Berth machine)"
+        : "authentication required: send Authorization: Bearer <the token in " + dataDir.resolve(AdminToken.FILE) + ">");
+  }
+
+  private static void error(RoutingContext ctx, int status, String message) {
+    Reply.error(new ApiError(status, message)).send(ctx.response());
+  }
+
+  private String allowed(String path) {
+    return router.getRoutes().stream()
+        .filter(r -> r.getPath() != null && r.methods() != null && !r.methods().isEmpty() && matches(r.getPath(), path))
+        .flatMap(r -> r.methods().stream()).map(Object::toString).sorted().distinct().collect(Collectors.joining(", "));
+  }
+
+  private static boolean matches(String template, String path) {
+    return path.replaceAll("/+$", "").matches(template.replaceAll(":[a-z]+", "[^/]+"));
+  }
+
+  private ObjectNode health() {
+    ObjectNode root = JsonNodeFactory.instance.objectNode();
     root.put("status", "ok");
     ArrayNode apps = root.putArray("apps");
-    for (AppPool.Status s : pool.status()) {
-      ObjectNode a = apps.addObject();
-      a.put("name", s.app());
-      a.put("state", switch (s.state()) {
-        case null -> "stopped";
-        case Instance.Starting st -> "starting";
-        case Instance.Ready r -> "running";
-        case Instance.Stopping st -> "stopping";
-        case Instance.Gone g -> "stopped";
-      });
-      if (s.pid() > 0) a.put("pid", s.pid());
-      if (s.port() > 0) a.put("port", s.port());
-      a.put("in_flight", s.inFlight());
-      a.put("waiting", s.waiting());
-      if (s.lastFailure() != null) a.put("last_failure", s.lastFailure().reason());
-      if (s.failures() > 0) a.put("failures_in_a_row", s.failures());
-      if (!s.backoff().isZero()) a.put("backing_off_ms", s.backoff().toMillis());
-      if (s.change() != null) a.put("last_change", s.change().outcome().name().toLowerCase(java.util.Locale.ROOT) + ": " + s.change().detail());
-    }
-    return root.toPrettyString() + "\n";
+    for (AppPool.Status s : pool.status()) apps.add(Views.appStatus(null, 0, s));
+    return root;
   }
 }

@@ -13,13 +13,15 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayDeque;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 
 /**
  * One app's log: the output of all its instances plus Berth's own lines about them, in
  * {@code DATA/logs/APP.log}, each line as {@code 2026-11-23T12:00:00.123Z i3 out| text} (instance 3's output) or
  * {@code ... i3 berth| text} (Berth about instance 3). The file is rotated at {@link #MAX_BYTES} into
  * {@code APP.log.1} .. {@code APP.log.3}; the last {@link #KEPT_LINES} lines are also kept in memory for the 503
- * page and, later, the API.
+ * page and the admin API, which can also {@linkplain #follow follow} the lines as they are written.
  *
  * <p>Thread-safe: pumps of several instances and the supervisor write concurrently. State guarded by this.
  */
@@ -31,6 +33,8 @@ public final class AppLog implements AutoCloseable {
 
   private final Path file;
   private final ArrayDeque<String> recent = new ArrayDeque<>();
+  /** Called with every line as it is written; copy-on-write because lines are many and followers few. */
+  private final List<Consumer<String>> followers = new CopyOnWriteArrayList<>();
   private OutputStream out;
   private long size;
 
@@ -52,7 +56,7 @@ public final class AppLog implements AutoCloseable {
   /**
    * Lines of instance {@code instance}'s output: {@code buf[off..off+len)} holds whole lines, each ending in
    * {@code \n}. Written as bytes with one prefix computed per call, so an app that writes fast costs about one
-   * copy per byte; only the last {@link #KEPT_LINES} lines become strings. Call {@link #flush()} when no more
+   * copy per byte; only the last {@link #KEPT_LINES} lines become strings (every line while someone follows). Call {@link #flush()} when no more
    * output is at hand.
    */
   public synchronized void outputLines(int instance, byte[] buf, int off, int len) {
@@ -73,12 +77,41 @@ public final class AppLog implements AutoCloseable {
         out.write(buf, start, stop - start);
         out.write('\n');
         size += prefix.length + (stop - start) + 1;
-        if (line++ >= keepFrom) keep(new String(prefix, StandardCharsets.UTF_8) + new String(buf, start, stop - start, StandardCharsets.UTF_8));
+        boolean kept = line++ >= keepFrom;
+        if (kept || !followers.isEmpty()) {
+          String text = new String(prefix, StandardCharsets.UTF_8) + new String(buf, start, stop - start, StandardCharsets.UTF_8);
+          if (kept) keep(text);
+          tell(text);
+        }
         start = i + 1;
       }
     } catch (IOException e) {
       closeQuietly();
     }
+  }
+
+  /**
+   * The last {@code n} lines (as {@link #tail}) and, from then on, every new line to {@code follower}, with no
+   * line lost or repeated between the two. The follower is called on the writing thread with this log's lock
+   * held: it must only hand the line on (never block, never call back into this log). Stop with {@link
+   * #unfollow}.
+   */
+  public synchronized List<String> follow(int n, Consumer<String> follower) {
+    followers.add(follower);
+    return tail(n);
+  }
+
+  public void unfollow(Consumer<String> follower) {
+    followers.remove(follower);
+  }
+
+  /** How many follow this log now (a stream that ended must not stay among them). */
+  public int followers() {
+    return followers.size();
+  }
+
+  private void tell(String text) {
+    for (Consumer<String> f : followers) f.accept(text);
   }
 
   private void keep(String text) {
@@ -108,6 +141,7 @@ public final class AppLog implements AutoCloseable {
   private synchronized void append(int instance, String stream, String line, boolean flush) {
     String text = TIME.format(Instant.now()) + " i" + instance + " " + stream + "| " + line;
     keep(text);
+    tell(text);
     byte[] bytes = (text + "\n").getBytes(StandardCharsets.UTF_8);
     try {
       if (out == null) open();

@@ -41,4 +41,26 @@ class AppLogTest {
       assertThat(log.tail(2)).hasSize(2).last().asString().contains("line 199");
     }
   }
+
+  @Test
+  void aFollowerGetsTheTailThenEveryNewLineUntilItStops() {
+    try (AppLog log = new AppLog(dir.resolve("f.log"))) {
+      log.berth(1, "before 1");
+      log.berth(1, "before 2");
+      java.util.List<String> seen = new java.util.ArrayList<>();
+      java.util.function.Consumer<String> follower = seen::add;
+      assertThat(log.follow(1, follower)).singleElement().asString().endsWith("before 2");
+      byte[] many = "a\nb\nc\n".getBytes();
+      log.outputLines(2, many, 0, many.length);
+      log.berth(2, "after");
+      assertThat(seen).hasSize(4);
+      assertThat(seen.get(0)).endsWith(" i2 out| a");
+      assertThat(seen.get(3)).endsWith(" i2 berth| after");
+      assertThat(log.followers()).isEqualTo(1);
+      log.unfollow(follower);
+      log.berth(2, "unseen");
+      assertThat(seen).hasSize(4);
+      assertThat(log.followers()).isZero();
+    }
+  }
 }

@@ -301,8 +301,8 @@ public final class SqlStore implements Store {
       Change<T> change;
       long revision;
       try (Connection c = pool.getConnection()) {
-        c.setAutoCommit(false);
         try {
+          c.setAutoCommit(false); // SQLite: BEGIN IMMEDIATE, which waits busy_timeout for another writer
           Tx tx = new Tx(c);
           tx.exec("UPDATE revision SET value = value + 1 WHERE id = 1");
           revision = tx.revision();
@@ -313,7 +313,11 @@ public final class SqlStore implements Store {
           }
           c.commit();
         } catch (SQLException | RuntimeException e) {
-          rollbackQuietly(c);
+          if (!rollbackQuietly(c) || e instanceof SQLException) {
+            // a connection whose transaction state is in doubt (SQLite after a busy timeout says "no transaction
+            // is active" to every later commit) must not serve the next write
+            pool.evictConnection(c);
+          }
           throw e;
         }
       } catch (SQLException e) {
@@ -349,11 +353,14 @@ public final class SqlStore implements Store {
     }
   }
 
-  private static void rollbackQuietly(Connection c) {
+  /** Whether the rollback worked. */
+  private static boolean rollbackQuietly(Connection c) {
     try {
       c.rollback();
+      return true;
     } catch (SQLException e) {
       LOG.debug("rollback failed", e);
+      return false;
     }
   }
 

@@ -9,6 +9,8 @@ import berth.pool.Pool;
 import berth.router.Router;
 import berth.supervisor.Ports;
 import berth.supervisor.Supervisor;
+import berth.tls.CertificateStore;
+import berth.tls.TlsContexts;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
@@ -19,6 +21,7 @@ import java.nio.file.Files;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -36,8 +39,10 @@ public final class Berth implements AutoCloseable {
   private final Pool pool;
   private final Optional<CgroupSystem> cgroups;
   private final Router router;
+  private final Optional<CertificateStore> certificates;
   private final AdminServer admin;
   private int port;
+  private OptionalInt tlsPort = OptionalInt.empty();
   private int adminPort;
   private CompletableFuture<Void> stopped;
 
@@ -62,6 +67,7 @@ public final class Berth implements AutoCloseable {
     if (leftovers > 0) LOG.warn("stopped {} instance(s) left running by an earlier run of Berth", leftovers);
     this.pool = new Pool(supervisor, config.dataDir().resolve("logs"), Clock.systemUTC());
     this.router = new Router(pool, config.eventLoops());
+    this.certificates = config.tlsListen().map(a -> CertificateStore.open(config.dataDir().resolve("certs")));
     this.admin = new AdminServer(vertx, pool);
     pool.update(catalog);
     router.update(catalog);
@@ -79,6 +85,9 @@ public final class Berth implements AutoCloseable {
     Berth berth = new Berth(config, catalog);
     try {
       berth.port = berth.router.listen(config.listen());
+      if (config.tlsListen().isPresent()) {
+        berth.tlsPort = OptionalInt.of(berth.router.listenTls(config.tlsListen().get(), berth.certificates.orElseThrow()));
+      }
       berth.adminPort = await(berth.admin.listen(config.admin()));
     } catch (RuntimeException e) {
       berth.close();
@@ -88,13 +97,20 @@ public final class Berth implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while binding " + config.listen(), e);
     }
-    LOG.info("router listening on {}:{}, admin on {}:{}", config.listen().host(), berth.port, config.admin().host(), berth.adminPort);
+    LOG.info("router listening on {}:{}, admin on {}:{}{}", config.listen().host(), berth.port, config.admin().host(), berth.adminPort,
+        berth.tlsPort.isEmpty() ? ", TLS off" : ", TLS on %s:%d (%s, certificates in %s)".formatted(config.tlsListen().get().host(),
+            berth.tlsPort.getAsInt(), TlsContexts.provider(), berth.certificates.orElseThrow().dir()));
     return berth;
   }
 
   /** The router's bound port (useful when the config said port 0). */
   public int port() {
     return port;
+  }
+
+  /** The router's bound TLS port; empty when {@code tls_listen} is off. */
+  public OptionalInt tlsPort() {
+    return tlsPort;
   }
 
   public int adminPort() {
@@ -120,6 +136,7 @@ public final class Berth implements AutoCloseable {
         .thenCompose(v -> vertx.close().toCompletionStage())
         .whenComplete((v, e) -> {
           router.close();
+          certificates.ifPresent(CertificateStore::close);
           pool.close();
           cgroups.ifPresent(CgroupSystem::close);
           LOG.info("stopped");

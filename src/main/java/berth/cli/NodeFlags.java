@@ -20,6 +20,9 @@ final class NodeFlags {
   @Option(names = "--listen", paramLabel = "ADDR:PORT", description = "Router address (default :8080).")
   String listen;
 
+  @Option(names = "--tls-listen", paramLabel = "ADDR:PORT", description = "Router HTTPS address (default :8443; off: none).")
+  String tlsListen;
+
   @Option(names = "--admin", paramLabel = "ADDR:PORT", description = "Admin address (default 127.0.0.1:8081).")
   String admin;
 
@@ -48,6 +51,7 @@ final class NodeFlags {
     ObjectNode o = JsonNodeFactory.instance.objectNode();
     if (!apps.isEmpty()) apps.forEach(p -> o.withArray("apps").add(p.toString()));
     if (listen != null) o.put("listen", listen);
+    if (tlsListen != null) o.put("tls_listen", tlsListen);
     if (admin != null) o.put("admin", admin);
     if (data != null) o.put("data", data);
     if (ports != null) o.put("ports", ports);

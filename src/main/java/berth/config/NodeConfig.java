@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * How this Berth process runs: static settings read once at start (changing them needs a restart), as opposed
@@ -11,6 +12,10 @@ import java.util.List;
  * from {@code serve} flags, flags winning.
  *
  * @param listen where the router accepts HTTP ({@code listen}, default {@code :8080})
+ * @param tlsListen where the router accepts HTTPS ({@code tls_listen}, default {@code :8443}); empty when the
+ *     key says {@code off}. Bound at start even before any certificate exists (handshakes are refused until one
+ *     is dropped into {@code DATA/certs/}), so a port conflict shows at start and the first certificate is served
+ *     without a restart
  * @param admin where the admin listener accepts HTTP ({@code admin}, default {@code 127.0.0.1:8081})
  * @param dataDir logs and state ({@code data}, default {@code ./var}, relative to the working directory)
  * @param ports the range app instances get their {@code $PORT} from ({@code ports}, default {@code 20000-29999},
@@ -27,12 +32,13 @@ import java.util.List;
  *     user with its own group and its home under {@code DATA/home/}
  */
 public record NodeConfig(
-    HostPort listen, HostPort admin, Path dataDir, PortRange ports, List<Path> appFiles, Duration drainTimeout, int eventLoops,
+    HostPort listen, Optional<HostPort> tlsListen, HostPort admin, Path dataDir, PortRange ports, List<Path> appFiles, Duration drainTimeout, int eventLoops,
     String cgroup,
     boolean allowRoot,
     boolean createUsers) {
 
   public static final HostPort DEFAULT_LISTEN = new HostPort("0.0.0.0", 8080);
+  public static final HostPort DEFAULT_TLS_LISTEN = new HostPort("0.0.0.0", 8443);
   public static final HostPort DEFAULT_ADMIN = new HostPort("127.0.0.1", 8081);
   public static final PortRange DEFAULT_PORTS = new PortRange(20000, 29999);
 
@@ -61,6 +67,13 @@ public record NodeConfig(
 
     ConfigNode c = ConfigNode.root(merged);
     HostPort listen = c.parsed("listen", DEFAULT_LISTEN, HostPort::parse);
+    Optional<HostPort> tlsListen = c.parsed("tls_listen", Optional.of(DEFAULT_TLS_LISTEN), text -> {
+      if (text.strip().equals("off")) return Optional.empty();
+      if (text.lastIndexOf(':') < 0) {
+        throw new IllegalArgumentException(Durations.quote(text) + " is not an address (expected e.g. :8443, 127.0.0.1:8443 or off)");
+      }
+      return Optional.of(HostPort.parse(text));
+    });
     HostPort admin = c.parsed("admin", DEFAULT_ADMIN, HostPort::parse);
     Path data = Path.of(c.string("data", "var"));
     PortRange ports = c.parsed("ports", DEFAULT_PORTS, PortRange::parse);
@@ -81,6 +94,6 @@ public record NodeConfig(
     } catch (ConfigException e) {
       throw file == null ? e : e.within(file.toString());
     }
-    return new NodeConfig(listen, admin, data, ports, apps, drain, loops, cgroup, allowRoot, createUsers);
+    return new NodeConfig(listen, tlsListen, admin, data, ports, apps, drain, loops, cgroup, allowRoot, createUsers);
   }
 }

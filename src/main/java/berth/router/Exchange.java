@@ -174,7 +174,7 @@ final class Exchange {
     if (chunked) h.set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
     // no trusted proxies yet: what the client says about earlier hops is not believed, so set, don't append
     h.set("X-Forwarded-For", front.remoteIp());
-    h.set("X-Forwarded-Proto", "http");
+    h.set("X-Forwarded-Proto", front.scheme());
     String host = h.get(HttpHeaderNames.HOST);
     if (host != null) h.set("X-Forwarded-Host", host);
     h.set("X-Forwarded-Port", front.localPort());

@@ -1,7 +1,9 @@
 package berth.tls;
 
 import io.netty.handler.ssl.SslContext;
-import io.netty.util.Mapping;
+import io.netty.util.AsyncMapping;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.ClosedWatchServiceException;
@@ -27,6 +29,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -52,9 +56,11 @@ import org.slf4j.LoggerFactory;
  * certificate loaded earlier keeps being served and the log says why. Removing both files stops serving it.
  *
  * <p>Threading: lookups ({@link #map}) read an immutable {@link Index} from a volatile field, without locks, on
- * the event loops; one {@code berth-certs} thread reloads and swaps in a new index. State guarded by this.
+ * the event loops; one {@code berth-certs} thread reloads and swaps in a new index. A certificate's TLS context
+ * is built on a {@code berth-tls-context} thread at the first handshake that needs it (see
+ * {@link ServedCertificate}), the handshake resuming on its event loop when it is ready. State guarded by this.
  */
-public final class CertificateStore implements Mapping<String, SslContext>, AutoCloseable {
+public final class CertificateStore implements AsyncMapping<String, SslContext>, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(CertificateStore.class);
   static final Duration RESCAN = Duration.ofSeconds(10);
   static final Duration QUIET = Duration.ofMillis(200);
@@ -62,10 +68,14 @@ public final class CertificateStore implements Mapping<String, SslContext>, Auto
   private final Path dir;
   private final WatchService watch;
   private final Thread watcher;
+  private final ExecutorService builders = Executors.newFixedThreadPool(Math.max(2, Runtime.getRuntime().availableProcessors() / 2),
+      Thread.ofPlatform().name("berth-tls-context-", 0).daemon().factory());
   private final Map<String, Slot> slots = new HashMap<>();
   private final Set<String> warnedNames = new HashSet<>();
   private WatchKey key;
   private boolean dirMissingWarned;
+  /** The first scan is done: later loads are news worth a line each (the first is summed up in one). */
+  private boolean scanned;
   private volatile Index index = Index.EMPTY;
 
   /** One pair of files: the certificate loaded from it, if any, and the files' stamps at the last attempt. */
@@ -112,9 +122,30 @@ public final class CertificateStore implements Mapping<String, SslContext>, Auto
     return dir;
   }
 
-  /** The context for a client that asked for {@code sni} (null when it sent no name), or null: refuse it. */
+  /**
+   * Completes {@code promise} with the context for a client that asked for {@code sni} (null when it sent no
+   * name), or with null: no certificate, refuse it. At once when the context is built; else when a builder
+   * thread has built it.
+   */
   @Override
-  public SslContext map(String sni) {
+  public Future<SslContext> map(String sni, Promise<SslContext> promise) {
+    ServedCertificate c = index.lookup(sni);
+    if (c == null) return promise.setSuccess(null);
+    SslContext ready = c.contextIfBuilt();
+    if (ready != null) return promise.setSuccess(ready);
+    builders.execute(() -> {
+      try {
+        promise.trySuccess(c.context());
+      } catch (Exception | LinkageError e) {
+        LOG.error("{}: cannot be served: {}", c.name().stem(), e.toString());
+        promise.tryFailure(e);
+      }
+    });
+    return promise;
+  }
+
+  /** The certificate for {@code sni} (as {@link #map}), or null. */
+  public ServedCertificate lookup(String sni) {
     return index.lookup(sni);
   }
 
@@ -154,19 +185,53 @@ public final class CertificateStore implements Mapping<String, SslContext>, Auto
       LOG.warn("{}: cannot be listed ({}); still serving the certificates loaded before", dir, e.toString());
       return;
     }
+    // which pairs changed (cheap: names and stamps), then read those in parallel (a millisecond or so each,
+    // which adds up for thousands at start), then apply the results in name order
     boolean changed = false;
+    List<Attempt> attempts = new ArrayList<>();
     for (String stem : new TreeSet<>(union(found.keySet(), slots.keySet()))) {
       Path[] pair = found.getOrDefault(stem, new Path[2]);
-      changed |= consider(stem, pair[0], pair[1]);
+      changed |= triage(stem, pair[0], pair[1], attempts);
     }
+    attempts.parallelStream().forEach(Attempt::run);
+    for (Attempt a : attempts) changed |= apply(a);
     if (changed) {
       index = Index.of(slots.values().stream().filter(s -> s.served != null).map(s -> s.served).toList());
       LOG.info("certificates served: {}", index.describe());
     }
+    scanned = true;
   }
 
-  /** Loads, replaces or drops one pair after a scan saw {@code crt} and {@code key} (null: absent); true if served certificates changed. */
-  private boolean consider(String stem, Path crt, Path key) {
+  /** Reading one pair of files: the certificate, or why not. */
+  private static final class Attempt {
+    final Slot slot;
+    final CertName name;
+    final Path crt;
+    final Path key;
+    ServedCertificate loaded;
+    String problem;
+
+    Attempt(Slot slot, CertName name, Path crt, Path key) {
+      this.slot = slot;
+      this.name = name;
+      this.crt = crt;
+      this.key = key;
+    }
+
+    void run() {
+      try {
+        loaded = ServedCertificate.load(name, crt, key);
+      } catch (IllegalArgumentException e) {
+        problem = e.getMessage();
+      }
+    }
+  }
+
+  /**
+   * What to do about one pair after a scan saw {@code crt} and {@code key} (null: absent): drop it (true if it
+   * was served), nothing (unchanged since the last attempt, or half missing), or read it (added to {@code attempts}).
+   */
+  private boolean triage(String stem, Path crt, Path key, List<Attempt> attempts) {
     Slot slot = slots.get(stem);
     if (crt == null && key == null) {
       slots.remove(stem);
@@ -180,22 +245,31 @@ public final class CertificateStore implements Mapping<String, SslContext>, Auto
     if (slot != null && stamp.equals(slot.tried)) return false; // nothing new since the last attempt
     if (slot == null) slots.put(stem, slot = new Slot());
     slot.tried = stamp;
-    String earlier = slot.served != null ? "; still serving the certificate loaded earlier" : "; not served";
     if (stamp.crt() == null || stamp.key() == null) {
       String missing = dir.resolve(stem + (stamp.crt() == null ? ".crt" : ".key")).toString();
-      LOG.warn("{}: missing (each certificate needs its .crt and its .key){}", missing, earlier);
+      LOG.warn("{}: missing (each certificate needs its .crt and its .key){}", missing, stillServing(slot));
       return false;
     }
-    try {
-      ServedCertificate c = ServedCertificate.load(CertName.ofStem(stem), crt, key);
-      slot.served = c;
-      LOG.info("{}: loaded: {} for {}, expires {}", crt, c.subject(), c.names(), c.notAfter());
-      for (String w : c.warnings(Instant.now())) LOG.warn("{}: {}", crt, w);
-      return true;
-    } catch (IllegalArgumentException e) {
-      LOG.warn("{}{}", e.getMessage(), earlier);
+    attempts.add(new Attempt(slot, CertName.ofStem(stem), crt, key));
+    return false;
+  }
+
+  /** Serves what {@code a} read, or says why not; true if served certificates changed. */
+  private boolean apply(Attempt a) {
+    if (a.loaded == null) {
+      LOG.warn("{}{}", a.problem, stillServing(a.slot));
       return false;
     }
+    a.slot.served = a.loaded;
+    ServedCertificate c = a.loaded;
+    if (scanned) LOG.info("{}: loaded: {} for {}, expires {}", a.crt, c.subject(), c.names(), c.notAfter());
+    else LOG.debug("{}: loaded: {} for {}, expires {}", a.crt, c.subject(), c.names(), c.notAfter());
+    for (String w : c.warnings(Instant.now())) LOG.warn("{}: {}", a.crt, w);
+    return true;
+  }
+
+  private static String stillServing(Slot slot) {
+    return slot.served != null ? "; still serving the certificate loaded earlier" : "; not served";
   }
 
   private static FileStamp stamp(Path file) {
@@ -254,45 +328,46 @@ public final class CertificateStore implements Mapping<String, SslContext>, Auto
     } catch (IOException e) {
       LOG.debug("closing the watch of {}: {}", dir, e.toString());
     }
+    builders.shutdown();
   }
 
   /**
    * Immutable lookup tables for one set of certificates: names to contexts, built once per change.
    *
-   * @param exact host → context (names the files are filed under, then names certificates list)
-   * @param wildcard parent domain → context ({@code example.com} for {@code *.example.com})
-   * @param fallback the default certificate's context, or null
+   * @param exact host → certificate (names the files are filed under, then names certificates list)
+   * @param wildcard parent domain → certificate ({@code example.com} for {@code *.example.com})
+   * @param fallback the default certificate, or null
    */
-  record Index(Map<String, SslContext> exact, Map<String, SslContext> wildcard, SslContext fallback,
+  record Index(Map<String, ServedCertificate> exact, Map<String, ServedCertificate> wildcard, ServedCertificate fallback,
       List<ServedCertificate> certificates) {
     static final Index EMPTY = new Index(Map.of(), Map.of(), null, List.of());
 
     static Index of(Collection<ServedCertificate> served) {
       List<ServedCertificate> sorted = served.stream().sorted(Comparator.comparing(c -> c.name().stem())).toList();
-      Map<String, SslContext> exact = new HashMap<>();
-      Map<String, SslContext> wildcard = new HashMap<>();
-      SslContext fallback = null;
+      Map<String, ServedCertificate> exact = new HashMap<>();
+      Map<String, ServedCertificate> wildcard = new HashMap<>();
+      ServedCertificate fallback = null;
       for (ServedCertificate c : sorted) { // what certificates list, first file name first
         for (String n : c.names()) {
-          if (n.startsWith("*.")) wildcard.putIfAbsent(n.substring(2), c.context());
-          else exact.putIfAbsent(n, c.context());
+          if (n.startsWith("*.")) wildcard.putIfAbsent(n.substring(2), c);
+          else exact.putIfAbsent(n, c);
         }
       }
       for (ServedCertificate c : sorted) { // what files are named for wins over that
         switch (c.name().kind()) {
-          case EXACT -> exact.put(c.name().host(), c.context());
-          case WILDCARD -> wildcard.put(c.name().host().substring(2), c.context());
-          case DEFAULT -> fallback = c.context();
+          case EXACT -> exact.put(c.name().host(), c);
+          case WILDCARD -> wildcard.put(c.name().host().substring(2), c);
+          case DEFAULT -> fallback = c;
         }
       }
       return new Index(Map.copyOf(exact), Map.copyOf(wildcard), fallback, sorted);
     }
 
-    SslContext lookup(String sni) {
+    ServedCertificate lookup(String sni) {
       if (sni == null || sni.isEmpty()) return fallback;
       String host = sni.toLowerCase(Locale.ROOT);
       if (host.endsWith(".")) host = host.substring(0, host.length() - 1);
-      SslContext c = exact.get(host);
+      ServedCertificate c = exact.get(host);
       if (c != null) return c;
       int dot = host.indexOf('.');
       if (dot > 0) c = wildcard.get(host.substring(dot + 1));
@@ -302,8 +377,11 @@ public final class CertificateStore implements Mapping<String, SslContext>, Auto
     String describe() {
       if (certificates.isEmpty()) return "none (TLS handshakes are refused until one is added)";
       List<String> parts = new ArrayList<>();
-      for (ServedCertificate c : certificates) parts.add(c.name().kind() == CertName.Kind.DEFAULT ? "default" : c.name().host());
-      return String.join(", ", parts);
+      for (ServedCertificate c : certificates.subList(0, Math.min(20, certificates.size()))) {
+        parts.add(c.name().kind() == CertName.Kind.DEFAULT ? "default" : c.name().host());
+      }
+      if (certificates.size() > parts.size()) parts.add("and " + (certificates.size() - parts.size()) + " more");
+      return certificates.size() + ": " + String.join(", ", parts);
     }
   }
 }

@@ -8,6 +8,8 @@ import java.security.GeneralSecurityException;
 import java.security.PrivateKey;
 import java.security.PublicKey;
 import java.security.Signature;
+import java.security.interfaces.RSAPrivateCrtKey;
+import java.security.interfaces.RSAPublicKey;
 import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
@@ -20,18 +22,36 @@ import javax.security.auth.x500.X500Principal;
 
 /**
  * One certificate Berth serves: the pair of files it came from, the host names it is valid for, and the Netty
- * {@link SslContext} built from it once, shared by every connection that gets it.
+ * {@link SslContext} for it, shared by every connection that gets it.
  *
- * @param name what the files are named for (see {@link CertificateStore})
- * @param names the DNS names the leaf certificate lists (subjectAltName; its CN when it has none), lower case
- * @param subject the leaf's subject, for logs
- * @param notAfter the leaf's expiry
+ * <p>The context is built at the first handshake that needs it, not when the files are read: building one costs
+ * 5 to 20 ms (the TLS library's setup), so a Berth with thousands of certificates starts in the time it takes
+ * to read them (a millisecond or two each), and certificates nobody asks for cost no memory beyond their bytes.
+ * Everything that can be wrong with the files (unreadable, key and certificate not matching, chain out of
+ * order) is found when they are read.
  */
-public record ServedCertificate(CertName name, List<String> names, String subject, Instant notAfter, SslContext context) {
+public final class ServedCertificate {
+  private final CertName name;
+  private final List<String> names;
+  private final String subject;
+  private final Instant notAfter;
+  private final PrivateKey key;
+  private final List<X509Certificate> chain;
+  private volatile SslContext context;
+
+  private ServedCertificate(CertName name, List<String> names, String subject, Instant notAfter, PrivateKey key,
+      List<X509Certificate> chain) {
+    this.name = name;
+    this.names = names;
+    this.subject = subject;
+    this.notAfter = notAfter;
+    this.key = key;
+    this.chain = chain;
+  }
 
   /**
-   * Reads {@code crt} (chain, leaf first) and {@code key}, checks that they belong together, and builds the
-   * context. Throws {@link IllegalArgumentException} naming the file and what is wrong with it.
+   * Reads {@code crt} (chain, leaf first) and {@code key} and checks that they belong together. Throws
+   * {@link IllegalArgumentException} naming the file and what is wrong with it.
    */
   static ServedCertificate load(CertName name, Path crt, Path key) {
     List<X509Certificate> chain = read(crt, () -> Pem.certificates(crt));
@@ -43,14 +63,42 @@ public record ServedCertificate(CertName name, List<String> names, String subjec
           ? "lists its certificates out of order: the one for " + key.getFileName() + " must come first"
           : "does not belong to " + key.getFileName() + " (their public keys differ)"));
     }
-    SslContext context;
-    try {
-      context = TlsContexts.server(privateKey, chain);
-    } catch (SSLException | RuntimeException e) {
-      throw new IllegalArgumentException(crt + ": cannot be served (" + e.getMessage() + ")", e);
-    }
     return new ServedCertificate(name, dnsNames(leaf), leaf.getSubjectX500Principal().getName(X500Principal.RFC2253),
-        leaf.getNotAfter().toInstant(), context);
+        leaf.getNotAfter().toInstant(), privateKey, chain);
+  }
+
+  /** What the files are named for (see {@link CertificateStore}). */
+  public CertName name() {
+    return name;
+  }
+
+  /** The DNS names the leaf certificate lists (subjectAltName; its CN when it has none), lower case. */
+  public List<String> names() {
+    return names;
+  }
+
+  /** The leaf's subject, for logs. */
+  public String subject() {
+    return subject;
+  }
+
+  public Instant notAfter() {
+    return notAfter;
+  }
+
+  /** The context, built now if no handshake needed it yet (may take milliseconds: not on an event loop). */
+  public SslContext context() throws SSLException {
+    SslContext c = context;
+    if (c != null) return c;
+    synchronized (this) {
+      if (context == null) context = TlsContexts.server(key, chain);
+      return context;
+    }
+  }
+
+  /** The context if it is built, else null. */
+  SslContext contextIfBuilt() {
+    return context;
   }
 
   /** What a user should hear about this certificate now (expired, or not for the name it is filed under). */
@@ -81,6 +129,9 @@ public record ServedCertificate(CertName name, List<String> names, String subjec
   /** Whether {@code key} is the private half of {@code pub}: what it signs, the certificate's key verifies. */
   private static boolean belongTogether(PrivateKey key, PublicKey pub) {
     if (!key.getAlgorithm().equals(pub.getAlgorithm())) return false;
+    if (key instanceof RSAPrivateCrtKey k && pub instanceof RSAPublicKey p) { // the public half is in the private key
+      return k.getModulus().equals(p.getModulus()) && k.getPublicExponent().equals(p.getPublicExponent());
+    }
     String algorithm = switch (key.getAlgorithm()) {
       case "RSA" -> "SHA256withRSA";
       case "EC" -> "SHA256withECDSA";

@@ -14,6 +14,7 @@ import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
@@ -32,6 +33,8 @@ import java.util.concurrent.TimeUnit;
 public final class H2cClient implements AutoCloseable {
   private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
   private final Channel connection;
+  /** Completes when the server sends GOAWAY. */
+  public final CompletableFuture<Void> goAway = new CompletableFuture<>();
 
   private H2cClient(int port) throws InterruptedException {
     connection = new Bootstrap().group(group).channel(NioSocketChannel.class)
@@ -39,7 +42,14 @@ public final class H2cClient implements AutoCloseable {
           @Override
           protected void initChannel(Channel ch) {
             ch.pipeline().addLast(Http2FrameCodecBuilder.forClient().build(),
-                new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
+                new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()),
+                new ChannelInboundHandlerAdapter() {
+                  @Override
+                  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                    if (msg instanceof Http2GoAwayFrame) goAway.complete(null);
+                    ReferenceCountUtil.release(msg);
+                  }
+                });
           }
         })
         .connect("127.0.0.1", port).sync().channel();
@@ -56,6 +66,11 @@ public final class H2cClient implements AutoCloseable {
 
   public boolean isOpen() {
     return connection.isActive();
+  }
+
+  /** Completes when the connection is closed (by either side). */
+  public io.netty.channel.ChannelFuture closeFuture() {
+    return connection.closeFuture();
   }
 
   /** Sends {@code GET path} with {@code :authority} {@code authority} on a new stream. */

@@ -15,7 +15,9 @@ import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
-import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2FrameStream;
+import io.netty.handler.codec.http2.Http2FrameStreamEvent;
+import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
@@ -23,13 +25,15 @@ import io.netty.handler.codec.http2.HttpConversionUtil.ExtensionHeaderNames;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * HTTP/2 from clients (over TLS after ALPN {@code h2}, or in clear text with prior knowledge), proxied to apps
  * as HTTP/1.1 by the same code as every HTTP/1.1 request:
  *
  * <pre>
- *   client connection:  [SslHandler] → Http2FrameCodec → Http2MultiplexHandler → {@link Connection}
+ *   client connection:  [SslHandler] → Http2FrameCodec → {@link StreamWatch} → Http2MultiplexHandler → {@link Connection}
  *   each stream:        Http2StreamChannel → Http2StreamFrameToHttpObjectCodec → {@link StreamRequest} → {@link Front}
  * </pre>
  *
@@ -47,6 +51,7 @@ import java.time.Duration;
  *       sending. Memory per connection stays within the windows below.
  *   <li>A stream the client resets ends its exchange: the stream's channel closes, and {@link Front} ends the
  *       exchange as for a closed HTTP/1.1 connection (lease released, app connection closed, never reused).
+ *       {@link StreamWatch} makes sure of it even while the stream is not being read (its upload held back).
  *   <li>Keep-alive idle and draining close the connection with GOAWAY, letting the streams in flight finish.
  * </ul>
  */
@@ -76,9 +81,11 @@ final class Http2Front {
             .maxHeaderListSize(MAX_HEADER_LIST))
         .gracefulShutdownTimeoutMillis(Duration.ofSeconds(30).toMillis())
         .build();
-    p.addLast(codec, new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
+    StreamWatch watch = new StreamWatch();
+    p.addLast(codec, watch, new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
       @Override
       protected void initChannel(Http2StreamChannel stream) {
+        watch.opened(stream);
         stream.pipeline().addLast(
             new Http2StreamFrameToHttpObjectCodec(/* isServer= */ true),
             new StreamRequest(),
@@ -97,7 +104,7 @@ final class Http2Front {
   /**
    * On a stream: the request as {@link Front} expects it from any client, a head and then body parts ending with
    * the last. Netty delivers a request without a body as one full message, and adds its own {@code x-http2-*}
-   * headers, which are not the client's and so are not passed on. A reset from the client ends the stream.
+   * headers, which are not the client's and so are not passed on.
    */
   static final class StreamRequest extends ChannelInboundHandlerAdapter {
     @Override
@@ -108,11 +115,36 @@ final class Http2Front {
       if (msg instanceof FullHttpRequest full) {
         ctx.fireChannelRead(new DefaultHttpRequest(full.protocolVersion(), full.method(), full.uri(), full.headers()));
         ctx.fireChannelRead(new DefaultLastHttpContent(full.content(), full.trailingHeaders()));
-      } else if (msg instanceof Http2ResetFrame) {
-        ReferenceCountUtil.release(msg);
-        ctx.close();
       } else {
         ctx.fireChannelRead(msg);
+      }
+    }
+  }
+
+  /**
+   * Closes a stream's channel as soon as the stream is closed (reset by the client, or ended by GOAWAY). Netty
+   * closes it only once everything queued for it has been read, and a stream whose upload is held back (the
+   * app is not taking it) is not being read: without this its exchange would wait for the app, holding the
+   * lease and the app connection, for a client that has gone. Sees the codec's stream events before the
+   * multiplexer, and acts after it (so the stream's channel knows it is closed and sends no reset back).
+   */
+  static final class StreamWatch extends ChannelInboundHandlerAdapter {
+    /** The open streams' channels. Confined to the connection's event loop. */
+    private final Map<Http2FrameStream, Channel> channels = new HashMap<>();
+
+    void opened(Http2StreamChannel ch) {
+      Http2FrameStream stream = ch.stream();
+      channels.put(stream, ch);
+      ch.closeFuture().addListener(f -> channels.remove(stream));
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+      ctx.fireUserEventTriggered(evt);
+      if (evt instanceof Http2FrameStreamEvent e && e.type() == Http2FrameStreamEvent.Type.State
+          && e.stream().state() == Http2Stream.State.CLOSED) {
+        Channel ch = channels.remove(e.stream());
+        if (ch != null && ch.isOpen()) ch.close();
       }
     }
   }

@@ -214,6 +214,20 @@ class TlsTest {
     }
   }
 
+  @Test
+  void aStreamResetWhileItsUploadIsHeldBackEndsItsExchange() throws Exception {
+    try (H2cClient client = H2cClient.connect(berth.port())) {
+      client.get("c.test", "/echo").done.get(30, TimeUnit.SECONDS); // the app is up
+      // the app does not read this body: its connection fills, Berth stops reading the stream, the window closes
+      H2cClient.Stream stuck = client.post("c.test", "/sleep?ms=20000", 64 << 20);
+      await().atMost(10, TimeUnit.SECONDS).until(() -> inFlight() == 1);
+      Thread.sleep(1000);
+      stuck.reset();
+      await().atMost(3, TimeUnit.SECONDS).until(() -> inFlight() == 0);
+      assertThat(client.get("c.test", "/echo").headers.get(30, TimeUnit.SECONDS).status().toString()).isEqualTo("200");
+    }
+  }
+
   private static int inFlight() {
     return berth.berth.pool().get("web").status().inFlight();
   }

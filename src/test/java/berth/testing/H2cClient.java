@@ -88,6 +88,30 @@ public final class H2cClient implements AutoCloseable {
     return s;
   }
 
+  /**
+   * Sends {@code POST path} with a body of {@code size} zero bytes on a new stream, without waiting: what the
+   * server's flow control does not let through yet waits in this client.
+   */
+  public Stream post(String authority, String path, int size) {
+    Http2Headers h = new DefaultHttp2Headers().method("POST").scheme("http").authority(authority).path(path)
+        .setInt("content-length", size);
+    Stream s = new Stream();
+    try {
+      Http2StreamChannel ch = new Http2StreamChannelBootstrap(connection).handler(s).open().sync().getNow();
+      s.channel = ch;
+      ch.write(new DefaultHttp2HeadersFrame(h, false));
+      for (int sent = 0; sent < size; sent += 16384) {
+        int n = Math.min(16384, size - sent);
+        ch.write(new io.netty.handler.codec.http2.DefaultHttp2DataFrame(ch.alloc().buffer(n).writeZero(n), sent + n == size));
+      }
+      ch.flush();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+    return s;
+  }
+
   /** One stream: the response's headers, its body (kept only up to 1 MiB, counted in full), and how it ended. */
   public static final class Stream extends ChannelInboundHandlerAdapter {
     public final CompletableFuture<Http2Headers> headers = new CompletableFuture<>();

@@ -25,6 +25,13 @@ final class Alpn extends ApplicationProtocolNegotiationHandler {
     if (protocol.equals(ApplicationProtocolNames.HTTP_2)) Http2Front.replaceHttp1(ctx.pipeline(), router, /* tls= */ true);
   }
 
+  /** Before the protocol is agreed: a client gone mid-handshake is routine, not worth a warning. */
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    LOG.debug("TLS connection from {} failed before ALPN: {}", ctx.channel().remoteAddress(), cause.toString());
+    ctx.close();
+  }
+
   @Override
   protected void handshakeFailure(ChannelHandlerContext ctx, Throwable cause) {
     // scanners, expired client trust stores, plain HTTP sent to the TLS port: the client's problem, not Berth's

@@ -27,6 +27,8 @@ import io.netty.util.ReferenceCountUtil;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * HTTP/2 from clients (over TLS after ALPN {@code h2}, or in clear text with prior knowledge), proxied to apps
@@ -56,6 +58,7 @@ import java.util.Map;
  * </ul>
  */
 final class Http2Front {
+  private static final Logger LOG = LoggerFactory.getLogger(Http2Front.class);
   /** Streams at once per connection (nginx: 128; the RFC's suggested minimum: 100). */
   static final int MAX_CONCURRENT_STREAMS = 128;
   /** What a client may send on one stream before Berth has passed it on (the stream's flow-control window). */
@@ -163,6 +166,13 @@ final class Http2Front {
         if (codec == null || codec.connection().numActiveStreams() == 0) ctx.close(); // GOAWAY, then close
       }
       ReferenceCountUtil.release(evt);
+    }
+
+    /** What the HTTP/2 codec did not handle itself: the connection's own failures (a reset, a TLS error). */
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      LOG.debug("HTTP/2 client connection {}: {}", ctx.channel().remoteAddress(), cause.toString());
+      ctx.close();
     }
   }
 }

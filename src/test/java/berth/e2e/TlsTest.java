@@ -185,6 +185,14 @@ class TlsTest {
       List<String> names = new ArrayList<>();
       ch.names().forEach(n -> names.add(n.toString().toLowerCase(Locale.ROOT)));
       assertThat(names).doesNotContain("connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade");
+
+      // nor from Berth's own pages (which say Connection: close to an HTTP/1.1 client here)
+      H2cClient.Stream unknown = client.post("unknown.test", "/", 10);
+      Http2Headers page = unknown.headers.get(30, TimeUnit.SECONDS);
+      assertThat(page.status().toString()).isEqualTo("404");
+      assertThat(page.contains("connection")).isFalse();
+      assertThat(client.get("a.test", "/echo").headers.get(30, TimeUnit.SECONDS).status().toString())
+          .as("the connection goes on").isEqualTo("200");
     }
   }
 

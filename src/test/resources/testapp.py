@@ -17,6 +17,7 @@ Endpoints:
   POST /upload            reads the body (Content-Length or chunked), answers its size
   GET  /download?bytes=N  N bytes of body (Content-Length; add &chunked=1 for chunked); HEAD: the head only
   GET  /sleep?ms=N        answers after N ms
+  POST /sleep?ms=N        answers after N ms without reading the body (then closes the connection)
   GET|POST /die           exits at once without answering
   GET  /whoami            JSON: uid, gid, groups, environment
   GET  /read?path=P       JSON: whether this process can read file P
@@ -210,6 +211,11 @@ class Handler(BaseHTTPRequestHandler):
             os._exit(7)
         if url.path == "/upload":
             return self.reply({"bytes": self.read_body()})
+        if url.path == "/sleep":
+            ms = int(parse_qs(url.query)["ms"][0])
+            time.sleep(ms / 1000)
+            self.close_connection = True
+            return self.reply({"slept_ms": ms})
         return self.echo(self.read_body())
 
     def echo(self, body_bytes=0):

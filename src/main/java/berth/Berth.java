@@ -13,6 +13,8 @@ import berth.store.Store;
 import berth.store.StoreException;
 import berth.supervisor.Ports;
 import berth.supervisor.Supervisor;
+import berth.tls.CertificateStore;
+import berth.tls.TlsContexts;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
@@ -24,6 +26,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -44,8 +47,10 @@ public final class Berth implements AutoCloseable {
   private final Pool pool;
   private final Optional<CgroupSystem> cgroups;
   private final Router router;
+  private final Optional<CertificateStore> certificates;
   private final AdminServer admin;
   private int port;
+  private OptionalInt tlsPort = OptionalInt.empty();
   private int adminPort;
   private CompletableFuture<Void> stopped;
 
@@ -72,6 +77,7 @@ public final class Berth implements AutoCloseable {
     if (leftovers > 0) LOG.warn("stopped {} instance(s) left running by an earlier run of Berth", leftovers);
     this.pool = new Pool(supervisor, config.dataDir().resolve("logs"), Clock.systemUTC(), config.drainTimeout());
     this.router = new Router(pool, config.eventLoops(), config.router(), config.dataDir().resolve("logs"));
+    this.certificates = config.tlsListen().map(a -> CertificateStore.open(config.dataDir().resolve("certs")));
     this.admin = new AdminServer(vertx, pool, store, config.dataDir(), VERSION);
     apply(catalog);
     // every committed write of the store reaches the pool and the router, in revision order, before the write returns
@@ -106,6 +112,9 @@ public final class Berth implements AutoCloseable {
     }
     try {
       berth.port = berth.router.listen(config.listen());
+      if (config.tlsListen().isPresent()) {
+        berth.tlsPort = OptionalInt.of(berth.router.listenTls(config.tlsListen().get(), berth.certificates.orElseThrow()));
+      }
       berth.adminPort = await(berth.admin.listen(config.admin()));
     } catch (RuntimeException e) {
       berth.close();
@@ -115,7 +124,9 @@ public final class Berth implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while binding " + config.listen(), e);
     }
-    LOG.info("router listening on {}:{}, admin on {}:{}", config.listen().host(), berth.port, config.admin().host(), berth.adminPort);
+    LOG.info("router listening on {}:{}, admin on {}:{}{}", config.listen().host(), berth.port, config.admin().host(), berth.adminPort,
+        berth.tlsPort.isEmpty() ? ", TLS off" : ", TLS on %s:%d (%s, certificates in %s)".formatted(config.tlsListen().get().host(),
+            berth.tlsPort.getAsInt(), TlsContexts.provider(), berth.certificates.orElseThrow().dir()));
     return berth;
   }
 
@@ -144,6 +155,11 @@ public final class Berth implements AutoCloseable {
   /** The router's bound port (useful when the config said port 0). */
   public int port() {
     return port;
+  }
+
+  /** The router's bound TLS port; empty when {@code tls_listen} is off. */
+  public OptionalInt tlsPort() {
+    return tlsPort;
   }
 
   public int adminPort() {
@@ -184,6 +200,7 @@ public final class Berth implements AutoCloseable {
         .thenCompose(v -> vertx.close().toCompletionStage())
         .whenComplete((v, e) -> {
           router.close();
+          certificates.ifPresent(CertificateStore::close);
           pool.close();
           store.close();
           cgroups.ifPresent(CgroupSystem::close);

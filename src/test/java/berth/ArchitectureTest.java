@@ -28,7 +28,8 @@ class ArchitectureTest {
       Map.entry("users", Set.of()),
       Map.entry("cgroup", Set.of()),
       Map.entry("pool", Set.of("apps", "config", "logs", "supervisor")),
-      Map.entry("router", Set.of("apps", "config", "pool", "supervisor")),
+      Map.entry("router", Set.of("apps", "config", "pool", "supervisor", "tls")),
+      Map.entry("tls", Set.of()),
       Map.entry("store", Set.of("apps", "config")),
       Map.entry("admin", Set.of("apps", "config", "logs", "pool", "store", "supervisor")),
       Map.entry("cli", Set.of("root", "apps", "config")));

@@ -61,6 +61,7 @@ final class NodeFlags {
   private static String label(Key<?> key) {
     return switch (key.name()) {
       case "listen", "admin" -> "ADDR:PORT";
+      case "tls_listen" -> "ADDR:PORT|off";
       case "ports" -> "FROM-TO";
       case "data" -> "DIR";
       case "apps" -> "FILE";

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * How this Berth process runs: static settings read once at start (changing them needs a restart), as opposed
@@ -11,6 +12,7 @@ import java.util.List;
  * read from a node config file ({@code serve --config FILE}) and from {@code serve} flags, flags winning.
  *
  * @param listen {@code listen}
+ * @param tlsListen {@code tls_listen}; empty when it says {@code off}
  * @param admin {@code admin}
  * @param dataDir {@code data}, relative to the working directory
  * @param ports {@code ports}
@@ -24,7 +26,7 @@ import java.util.List;
  * @param router the {@code [router]} table ({@link RouterConfig#KEYS}): client limits, timeouts, trusted proxies, access log
  */
 public record NodeConfig(
-    HostPort listen, HostPort admin, Path dataDir, PortRange ports, List<Path> appFiles, Duration drainTimeout, int eventLoops,
+    HostPort listen, Optional<HostPort> tlsListen, HostPort admin, Path dataDir, PortRange ports, List<Path> appFiles, Duration drainTimeout, int eventLoops,
     String cgroup,
     boolean allowRoot,
     boolean createUsers,
@@ -32,6 +34,7 @@ public record NodeConfig(
     RouterConfig router) {
 
   public static final HostPort DEFAULT_LISTEN = new HostPort("0.0.0.0", 8080);
+  public static final HostPort DEFAULT_TLS_LISTEN = new HostPort("0.0.0.0", 8443);
   public static final HostPort DEFAULT_ADMIN = new HostPort("127.0.0.1", 8081);
   public static final PortRange DEFAULT_PORTS = new PortRange(20000, 29999);
   /** The embedded database's file in the data directory. */
@@ -39,6 +42,9 @@ public record NodeConfig(
 
   public static final Key<HostPort> LISTEN = Key.of("listen", Kind.text("address", HostPort::parse, HostPort::toString), DEFAULT_LISTEN, "",
       "where the router accepts HTTP, e.g. `:8080` (all interfaces) or `127.0.0.1:8080`");
+  public static final Key<Optional<HostPort>> TLS_LISTEN = Key.of("tls_listen", Kind.text("address or off", NodeConfig::tlsAddress,
+      a -> a.map(HostPort::toString).orElse("off")), Optional.of(DEFAULT_TLS_LISTEN), "",
+      "where the router accepts HTTPS (HTTP/2 or HTTP/1.1, by ALPN) with the certificates in `DATA/certs/`; bound even before the first certificate; `off`: no TLS listener");
   public static final Key<HostPort> ADMIN = Key.of("admin", Kind.text("address", HostPort::parse, HostPort::toString), DEFAULT_ADMIN, "",
       "where the admin listener accepts HTTP (the health page, the API)");
   public static final Key<Path> DATA = Key.of("data", Kind.text("path", Path::of, Path::toString), Path.of("var"), "",
@@ -63,7 +69,7 @@ public record NodeConfig(
       "where apps are stored: `jdbc:postgresql://HOST[:PORT]/DB?user=U&password=P`, or `jdbc:sqlite:FILE`; migrations run at start");
 
   /** Every node key, in the order docs and {@code --help} show them. */
-  public static final List<Key<?>> KEYS = List.of(LISTEN, ADMIN, DATA, PORTS, APPS, DRAIN_TIMEOUT, EVENT_LOOPS, CGROUP, ALLOW_ROOT, CREATE_USERS,
+  public static final List<Key<?>> KEYS = List.of(LISTEN, TLS_LISTEN, ADMIN, DATA, PORTS, APPS, DRAIN_TIMEOUT, EVENT_LOOPS, CGROUP, ALLOW_ROOT, CREATE_USERS,
       DATABASE);
 
   /** The JDBC URL of the store: {@link #database} when given, else the SQLite file in the data directory. */
@@ -96,6 +102,7 @@ public record NodeConfig(
 
     ConfigNode c = ConfigNode.root(merged);
     HostPort listen = LISTEN.read(c);
+    Optional<HostPort> tlsListen = TLS_LISTEN.read(c);
     HostPort admin = ADMIN.read(c);
     Path data = DATA.read(c);
     PortRange ports = PORTS.read(c);
@@ -114,8 +121,16 @@ public record NodeConfig(
     } catch (ConfigException e) {
       throw file == null ? e : e.within(file.toString());
     }
-    return new NodeConfig(listen, admin, data, ports, apps, drain, loops != null ? loops : Runtime.getRuntime().availableProcessors(), cgroup,
+    return new NodeConfig(listen, tlsListen, admin, data, ports, apps, drain, loops != null ? loops : Runtime.getRuntime().availableProcessors(), cgroup,
         allowRoot, createUsers, database, router);
+  }
+
+  private static Optional<HostPort> tlsAddress(String text) {
+    if (text.strip().equals("off")) return Optional.empty();
+    if (text.lastIndexOf(':') < 0) {
+      throw new IllegalArgumentException(Durations.quote(text) + " is not an address (expected e.g. :8443, 127.0.0.1:8443 or off)");
+    }
+    return Optional.of(HostPort.parse(text));
   }
 
   private static String nonEmpty(String s) {

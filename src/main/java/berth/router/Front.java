@@ -35,6 +35,7 @@ final class Front extends ChannelInboundHandlerAdapter {
 
   private final Router router;
   private final AppConnections connections;
+  private final boolean tls;
   private ChannelHandlerContext ctx;
   private Exchange current;
   private final ArrayDeque<Object> queued = new ArrayDeque<>(2);
@@ -46,9 +47,11 @@ final class Front extends ChannelInboundHandlerAdapter {
   private boolean headPending;
   private io.netty.util.concurrent.ScheduledFuture<?> headTimer;
 
-  Front(Router router, AppConnections connections) {
+  /** {@code tls}: the client's connection is TLS (so what it asked for was {@code https}). */
+  Front(Router router, AppConnections connections, boolean tls) {
     this.router = router;
     this.connections = connections;
+    this.tls = tls;
   }
 
   @Override
@@ -106,6 +109,11 @@ final class Front extends ChannelInboundHandlerAdapter {
 
   String localPort() {
     return localPort;
+  }
+
+  /** The scheme the client used: {@code https} over TLS, else {@code http}. */
+  String scheme() {
+    return tls ? "https" : "http";
   }
 
   boolean draining() {

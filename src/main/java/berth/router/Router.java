@@ -4,10 +4,12 @@ import berth.apps.Catalog;
 import berth.config.HostPort;
 import berth.config.RouterConfig;
 import berth.pool.Pool;
+import berth.tls.CertificateStore;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
@@ -35,6 +37,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * The HTTP front, on Netty directly: a few event loops, each accepting client connections (with epoll, one listen
@@ -101,8 +104,45 @@ public final class Router {
     return epoll ? "epoll" : "nio";
   }
 
-  /** Binds {@code address} (one socket per event loop with epoll); returns the bound port. */
+  /**
+   * Binds {@code address} for HTTP: HTTP/1.x, or HTTP/2 in clear text when the client starts with its preface
+   * (prior knowledge). Returns the bound port.
+   */
   public int listen(HostPort address) throws InterruptedException {
+    return bind(address, ch -> {
+      ch.pipeline().addLast(idleTimers(), new H2cPreface(this));
+      http1(ch.pipeline(), /* tls= */ false);
+    });
+  }
+
+  /**
+   * Binds {@code address} for HTTPS: the certificate chosen by the name the client asks for (SNI) among
+   * {@code certificates}, then HTTP/2 or HTTP/1.1 as agreed by ALPN. Returns the bound port.
+   */
+  public int listenTls(HostPort address, CertificateStore certificates) throws InterruptedException {
+    return bind(address, ch -> {
+      ch.pipeline().addLast(idleTimers(), new SniSelector(certificates), new Alpn(this));
+      http1(ch.pipeline(), /* tls= */ true);
+    });
+  }
+
+  /** Reader idle: a request body that stopped coming (body_timeout); all idle: an unused connection (keepalive_timeout). */
+  private IdleStateHandler idleTimers() {
+    return new IdleStateHandler(config.bodyTimeout().toMillis(), 0, config.keepAliveTimeout().toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /** The HTTP/1.x handlers that end every client connection's pipeline (until HTTP/2 replaces them). */
+  private void http1(ChannelPipeline p, boolean tls) {
+    p.addLast(
+        new ServerCodec(new HttpDecoderConfig()
+            .setMaxInitialLineLength(config.maxRequestLine())
+            .setMaxHeaderSize(config.maxHeaderSize())
+            .setStrictLineParsing(true)),
+        new Front(this, connections(p.channel().eventLoop()), tls));
+  }
+
+  /** Binds {@code address} (one socket per event loop with epoll), each accepted connection set up by {@code init}. */
+  private int bind(HostPort address, Consumer<Channel> init) throws InterruptedException {
     int port = address.port();
     List<EventLoopGroup> acceptors = new ArrayList<>();
     if (epoll) loops.forEach(e -> acceptors.add((EventLoop) e));
@@ -125,14 +165,7 @@ public final class Router {
               }
               ch.closeFuture().addListener(f -> connectionCount.decrementAndGet());
               clients.add(ch);
-              ch.pipeline().addLast(
-                  // reader idle: a request body that stopped coming; all idle: a keep-alive connection unused
-                  new IdleStateHandler(config.bodyTimeout().toMillis(), 0, config.keepAliveTimeout().toMillis(), TimeUnit.MILLISECONDS),
-                  new ServerCodec(new HttpDecoderConfig()
-                      .setMaxInitialLineLength(config.maxRequestLine())
-                      .setMaxHeaderSize(config.maxHeaderSize())
-                      .setStrictLineParsing(true)),
-                  new Front(Router.this, connections(ch.eventLoop())));
+              init.accept(ch);
             }
           });
       if (epoll) b.option(EpollChannelOption.SO_REUSEPORT, true);
@@ -151,7 +184,8 @@ public final class Router {
     }
   }
 
-  private AppConnections connections(EventLoop loop) {
+  /** This event loop's app connections ({@code loop} is the calling thread's). */
+  AppConnections connections(EventLoop loop) {
     AppConnections c = connections.get();
     if (c == null) {
       c = new AppConnections(loop, epoll ? EpollSocketChannel.class : NioSocketChannel.class, (int) config.connectTimeout().toMillis());
@@ -171,6 +205,7 @@ public final class Router {
       ch.eventLoop().execute(() -> {
         Front front = ch.pipeline().get(Front.class);
         if (front != null) front.closeIfIdle();
+        else Http2Front.drain(ch, grace); // HTTP/2: GOAWAY, the streams in flight finish
       });
     }
     CompletableFuture<Void> done = new CompletableFuture<>();

@@ -28,6 +28,15 @@ class NodeConfigTest {
     assertThat(c.dataDir()).isEqualTo(Path.of("var"));
     assertThat(c.ports()).isEqualTo(new PortRange(20000, 29999));
     assertThat(c.drainTimeout()).isEqualTo(Duration.ofSeconds(10));
+    assertThat(c.tlsListen()).contains(new HostPort("0.0.0.0", 8443));
+  }
+
+  @Test
+  void tlsListenTakesAnAddressOrOff() {
+    assertThat(NodeConfig.load(null, flags().put("tls_listen", "127.0.0.1:9443")).tlsListen()).contains(new HostPort("127.0.0.1", 9443));
+    assertThat(NodeConfig.load(null, flags().put("tls_listen", "off")).tlsListen()).isEmpty();
+    assertThatThrownBy(() -> NodeConfig.load(null, flags().put("tls_listen", "8443")))
+        .hasMessageContaining("tls_listen: \"8443\" is not an address (expected e.g. :8443, 127.0.0.1:8443 or off)");
   }
 
   @Test

@@ -43,6 +43,7 @@ public final class BerthFixture implements AutoCloseable {
     ObjectNode flags = JsonNodeFactory.instance.objectNode();
     flags.put("listen", "127.0.0.1:0");
     flags.put("admin", "127.0.0.1:0");
+    flags.put("tls_listen", "127.0.0.1:0");
     flags.put("data", dir.resolve("data").toString());
     flags.put("ports", TestPorts.range(0));
     flags.put("drain_timeout", "5s");
@@ -77,6 +78,10 @@ public final class BerthFixture implements AutoCloseable {
 
   public int port() {
     return berth.port();
+  }
+
+  public int tlsPort() {
+    return berth.tlsPort().orElseThrow();
   }
 
   public String log(String app) {

@@ -16,17 +16,20 @@ import java.util.regex.Pattern;
  * what an in-JVM Berth cannot show: memory bounds, signals, exit codes, leftovers after exit.
  */
 public final class BerthProcess implements AutoCloseable {
-  private static final Pattern LISTENING = Pattern.compile("router listening on [^ ]+:(\\d+), admin on [^ ]+:(\\d+)");
+  private static final Pattern LISTENING = Pattern.compile("router listening on [^ ]+:(\\d+), admin on [^ ]+:(\\d+), TLS (?:on [^ ]+:(\\d+)|off)");
   public final Process process;
   public final Path output;
   public final int port;
   public final int adminPort;
+  /** The TLS listener's port, or -1 when it is off. */
+  public final int tlsPort;
 
-  private BerthProcess(Process process, Path output, int port, int adminPort) {
+  private BerthProcess(Process process, Path output, int port, int adminPort, int tlsPort) {
     this.process = process;
     this.output = output;
     this.port = port;
     this.adminPort = adminPort;
+    this.tlsPort = tlsPort;
   }
 
   /** {@code berth ARGS...} as a command line: the tests' JDK and classpath, with {@code jvmOptions}. */
@@ -45,13 +48,17 @@ public final class BerthProcess implements AutoCloseable {
         "--apps", apps.toString(), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
         "--data", dir.resolve("data").toString(), "--ports", TestPorts.range(1));
     cmd.addAll(List.of("--cgroup", "berth-test-" + ProcessHandle.current().pid() + "-sub"));
+    if (!List.of(serveArgs).contains("--tls-listen")) cmd.addAll(List.of("--tls-listen", "127.0.0.1:0"));
     cmd.addAll(List.of(serveArgs));
     Path output = dir.resolve("berth.out");
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(output.toFile()).start();
     Instant deadline = Instant.now().plus(Duration.ofSeconds(30));
     while (Instant.now().isBefore(deadline)) {
       Matcher m = LISTENING.matcher(Files.readString(output));
-      if (m.find()) return new BerthProcess(p, output, Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)));
+      if (m.find()) {
+        return new BerthProcess(p, output, Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)),
+            m.group(3) == null ? -1 : Integer.parseInt(m.group(3)));
+      }
       if (!p.isAlive()) break;
       try {
         Thread.sleep(50);

@@ -102,7 +102,7 @@ measure() {
     local store=$1; shift
     local data="$RUN/data-$store"
     start_bg "berth-$store" "" "$RUN/berth-$store.log" bash -c 'cd "$1" && shift && exec "$@"' _ "$ROOT" "$BERTH" serve \
-        --apps "$RUN/apps.toml" --listen "127.0.0.1:$BERTH_PORT" --admin "127.0.0.1:$BERTH_ADMIN_PORT" \
+        --apps "$RUN/apps.toml" --listen "127.0.0.1:$BERTH_PORT" --tls-listen off --admin "127.0.0.1:$BERTH_ADMIN_PORT" \
         --data "$data" --ports "$BERTH_APP_PORTS" "$@"
     local pid=$LAST_PID
     wait_http "http://127.0.0.1:$BERTH_ADMIN_PORT/health" "" 600 "$pid" || { tail -n 20 "$RUN/berth-$store.log" >&2; die "Berth ($store) did not start"; }

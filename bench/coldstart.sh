@@ -106,7 +106,7 @@ log "building (if needed) and checking Berth: $BERTH check $RUN/apps.toml"
     || { cat "$RUN/berth-check.log" >&2; die "bin/berth check failed"; }
 # started from the repo root; bin/berth execs java, so $! is Berth's JVM
 start_bg berth "" "$RUN/berth.log" bash -c 'cd "$1" && shift && exec "$@"' _ "$ROOT" "$BERTH" serve \
-    --apps "$RUN/apps.toml" --listen "127.0.0.1:$BERTH_PORT" --admin "127.0.0.1:$BERTH_ADMIN_PORT" \
+    --apps "$RUN/apps.toml" --listen "127.0.0.1:$BERTH_PORT" --tls-listen off --admin "127.0.0.1:$BERTH_ADMIN_PORT" \
     --data "$RUN/berth-data" --ports "$BERTH_APP_PORTS" ${BERTH_ARGS:-}
 BERTH_PID=$LAST_PID
 wait_http "http://127.0.0.1:$BERTH_ADMIN_PORT/health" "" 600 "$BERTH_PID" \

@@ -142,7 +142,7 @@ start_bg haproxy "" "$RUN/haproxy.log" haproxy -db -f "$RUN/haproxy.cfg"
 HAPROXY_PID=$LAST_PID
 # like the nginx proxy (access_log off): no access log, so both do the same work per request
 printf '[router]\naccess_log = "off"\n' >"$RUN/berth-node.toml"
-berth_args=(serve --config "$RUN/berth-node.toml" --apps "$RUN/apps.toml" --listen "127.0.0.1:$BERTH_PORT" --admin "127.0.0.1:$BERTH_ADMIN_PORT"
+berth_args=(serve --config "$RUN/berth-node.toml" --apps "$RUN/apps.toml" --listen "127.0.0.1:$BERTH_PORT" --tls-listen off --admin "127.0.0.1:$BERTH_ADMIN_PORT"
             --data "$RUN/berth-data" --ports "$BERTH_APP_PORTS")
 [ -n "$BERTH_EVENT_LOOPS" ] && berth_args+=(--event-loops "$BERTH_EVENT_LOOPS")
 # started from the repo root; bin/berth execs java, so $! is Berth's JVM

@@ -45,7 +45,7 @@ final class AppConnections {
           @Override
           protected void initChannel(Channel ch) {
             ch.pipeline().addLast(
-                new IdleStateHandler(0, 0, IDLE_SECONDS, TimeUnit.SECONDS),
+                new IdleStateHandler(IDLE_SECONDS, 0, 0, TimeUnit.SECONDS), // read idle: no promise per write
                 new HttpClientCodec(new HttpDecoderConfig().setMaxHeaderSize(64 * 1024), false, false),
                 new Back());
           }

@@ -46,6 +46,7 @@ final class Front extends ChannelInboundHandlerAdapter {
   /** Bytes of a request head have arrived, and not yet the whole head. */
   private boolean headPending;
   private io.netty.util.concurrent.ScheduledFuture<?> headTimer;
+  private long lastRead = System.nanoTime();
 
   /** {@code tls}: the client's connection is TLS (so what it asked for was {@code https}). */
   Front(Router router, AppConnections connections, boolean tls) {
@@ -228,6 +229,7 @@ final class Front extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelReadComplete(ChannelHandlerContext ctx) {
+    lastRead = System.nanoTime();
     if (current != null) current.flushToApp();
     // a head that did not come whole in one read: from now on it must be complete within header_timeout (the
     // timer costs nothing for the usual head that arrives in one piece)
@@ -260,16 +262,14 @@ final class Front extends ChannelInboundHandlerAdapter {
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
     if (evt == ServerCodec.HEAD_STARTED) {
       headPending = true;
-    } else if (evt instanceof IdleStateEvent idle) {
-      switch (idle.state()) {
-        case ALL_IDLE -> closeIfIdle();
-        case READER_IDLE -> {
-          // a body that stopped arriving, while Berth was reading (not holding back for a slow app)
-          if (current != null && !current.requestRead && !current.tunneling() && ctx.channel().config().isAutoRead()) {
-            current.bodyTimedOut();
-          }
-        }
-        default -> { }
+    } else if (evt instanceof IdleStateEvent) {
+      long idle = System.nanoTime() - lastRead;
+      if (current == null) {
+        if (idle >= router.config().keepAliveTimeout().toNanos()) closeIfIdle();
+      } else if (!current.requestRead && !current.tunneling() && ctx.channel().config().isAutoRead()
+          && idle >= router.config().bodyTimeout().toNanos()) {
+        // a body that stopped arriving, while Berth was reading (not holding back for a slow app)
+        current.bodyTimedOut();
       }
     }
   }

@@ -94,7 +94,7 @@ final class Http2Front {
             new StreamRequest(),
             new Front(router, router.connections(stream.eventLoop()), tls));
       }
-    }), new Connection());
+    }), new Connection(router.config().keepAliveTimeout().toNanos(), router.idleCheckNanos()));
   }
 
   /** Draining: GOAWAY now, streams in flight may finish within {@code grace}. For a connection without HTTP/2: close. */
@@ -154,6 +154,15 @@ final class Http2Front {
 
   /** The connection itself: a larger window than HTTP/2's 64 KiB default, and closing when idle. */
   static final class Connection extends ChannelInboundHandlerAdapter {
+    private final long keepAliveNanos;
+    private final long checkNanos;
+    private long idleSince = -1;
+
+    Connection(long keepAliveNanos, long checkNanos) {
+      this.keepAliveNanos = keepAliveNanos;
+      this.checkNanos = checkNanos;
+    }
+
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
       ctx.writeAndFlush(new DefaultHttp2WindowUpdateFrame(CONNECTION_WINDOW - Http2CodecUtil.DEFAULT_WINDOW_SIZE));
@@ -161,9 +170,14 @@ final class Http2Front {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-      if (evt instanceof IdleStateEvent) {
+      if (evt instanceof IdleStateEvent idle) {
+        // read-idle events come every quarter of the shorter timeout; the first of a run starts the clock
+        long now = System.nanoTime();
+        if (idle.isFirst() || idleSince < 0) idleSince = now;
         Http2FrameCodec codec = ctx.pipeline().get(Http2FrameCodec.class);
-        if (codec == null || codec.connection().numActiveStreams() == 0) ctx.close(); // GOAWAY, then close
+        boolean quiet = codec == null || codec.connection().numActiveStreams() == 0;
+        // the first event of a run comes one check period after the last read
+        if (quiet && now - idleSince + checkNanos >= keepAliveNanos) ctx.close(); // GOAWAY, then close
       }
       ReferenceCountUtil.release(evt);
     }

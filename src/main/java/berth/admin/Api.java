@@ -2,6 +2,7 @@ package berth.admin;
 
 import berth.apps.App;
 import berth.apps.AppKeys;
+import berth.config.ConfigException;
 import berth.apps.Origin;
 import berth.logs.AppLog;
 import berth.pool.AppPool;
@@ -22,6 +23,7 @@ import io.vertx.ext.web.RoutingContext;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -83,6 +85,7 @@ final class Api {
     r.post(APPS + "/:name/restart").handler(ctx -> blocking(ctx, () -> control(name(ctx), "restart")));
     r.get(APPS + "/:name/instances").handler(ctx -> blocking(ctx, () -> instances(name(ctx))));
     r.get(APPS + "/:name/logs").handler(this::logs);
+    r.post("/v1/batch").handler(ctx -> blocking(ctx, () -> batch(ctx)));
     r.get("/v1/status").handler(ctx -> blocking(ctx, this::status));
     r.get("/v1/openapi.json").handler(ctx -> Reply.ok(openApi.document()).send(ctx.response()));
   }
@@ -145,6 +148,52 @@ final class Api {
     long expected = ifMatch(ctx, name);
     store.delete(name, expected);
     return new Reply(204, null, Map.of());
+  }
+
+  /** Several creates, replaces and deletes in one transaction: all of them, or none (see {@link Store#apply}). */
+  private Reply batch(RoutingContext ctx) {
+    JsonNode writes = jsonBody(ctx, "application/json").path("writes");
+    if (!writes.isArray()) throw ConfigException.at("writes", "is required: a list of {\"op\": create | replace | delete, \"app\" or \"name\", \"version\"}");
+    List<Store.Write> out = new ArrayList<>();
+    for (int i = 0; i < writes.size(); i++) {
+      JsonNode w = writes.get(i);
+      String at = "writes[" + i + "]";
+      String op = w.path("op").asText("");
+      switch (op) {
+        case "create" -> out.add(new Store.Write.Create(appOf(w, at)));
+        case "replace" -> out.add(new Store.Write.Replace(appOf(w, at), versionOf(w, at)));
+        case "delete" -> {
+          if (!w.path("name").isTextual()) throw ConfigException.at(at + ".name", "is required: the name of the app to delete");
+          out.add(new Store.Write.Delete(w.get("name").textValue(), versionOf(w, at)));
+        }
+        default -> throw ConfigException.at(at + ".op", "\"" + op + "\" is not create, replace or delete");
+      }
+    }
+    ObjectNode root = NODES.objectNode();
+    ArrayNode apps = root.putArray("apps");
+    for (Store.Stored s : store.apply(out)) apps.addObject().put("name", s.app().name()).put("version", s.version());
+    return Reply.ok(root);
+  }
+
+  /** The app of write {@code at}, its problems named within the batch ({@code writes[2].app.domains[0]}). */
+  private static App appOf(JsonNode w, String at) {
+    try {
+      return AppKeys.fromJson(w.path("app"), Origin.REQUEST);
+    } catch (ConfigException e) {
+      StringBuilder sb = new StringBuilder();
+      for (String line : e.getMessage().split("\n")) {
+        int colon = line.indexOf(": ");
+        String path = colon < 0 || line.substring(0, colon).contains(" ") ? "" : line.substring(0, colon);
+        String reason = path.isEmpty() ? line : line.substring(colon + 2);
+        sb.append(at).append(".app").append(path.isEmpty() || path.startsWith("[") ? "" : ".").append(path).append(": ").append(reason).append('\n');
+      }
+      throw new ConfigException(sb.toString().strip());
+    }
+  }
+
+  private static long versionOf(JsonNode w, String at) {
+    if (!w.path("version").isIntegralNumber()) throw ConfigException.at(at + ".version", "is required: the version the writer read (like If-Match)");
+    return w.get("version").asLong();
   }
 
   private Reply app(int status, Store.Stored s) {

@@ -54,21 +54,22 @@ final class ApplyCommand implements Callable<Integer> {
     }
     Plan plan = Plan.of(wanted, current, prune, defaults());
     if (!client.json) print(plan);
-    int done = 0;
-    if (!dryRun) {
+    if (!dryRun && !plan.changes().isEmpty()) {
+      // one call, one transaction: every change or none, and a domain moving between two apps is never unrouted
+      ObjectNode batch = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+      ArrayNode writes = batch.putArray("writes");
       for (Plan.Change c : plan.changes()) {
-        try {
-          switch (c.action()) {
-            case CREATE -> api.send("POST", "/v1/apps", c.app(), "application/json", Map.of());
-            case UPDATE -> api.send("PUT", AdminClient.path(c.name()), c.app(), "application/json", Map.of("If-Match", "\"" + c.version() + "\""));
-            case DELETE -> api.send("DELETE", AdminClient.path(c.name()), null, null, Map.of("If-Match", "\"" + c.version() + "\""));
-          }
-          done++;
-        } catch (CliFailure f) {
-          throw new CliFailure(f.exitCode(), c.action().name().toLowerCase(java.util.Locale.ROOT) + " " + c.name() + " failed after "
-              + done + " of " + plan.changes().size() + " changes were made: " + f.getMessage()
-              + (f.exitCode() == ExitCode.CONFLICT ? " (run berth apply again to apply the rest)" : ""));
+        switch (c.action()) {
+          case CREATE -> writes.addObject().put("op", "create").set("app", c.app());
+          case UPDATE -> writes.addObject().put("op", "replace").put("version", c.version()).set("app", c.app());
+          case DELETE -> writes.addObject().put("op", "delete").put("name", c.name()).put("version", c.version());
         }
+      }
+      try {
+        api.send("POST", "/v1/batch", batch, "application/json", Map.of());
+      } catch (CliFailure f) {
+        throw new CliFailure(f.exitCode(), "nothing was changed: " + f.getMessage()
+            + (f.exitCode() == ExitCode.CONFLICT ? " (someone changed the apps meanwhile; run berth apply again)" : ""));
       }
     }
     if (client.json) return Output.json(json(plan));

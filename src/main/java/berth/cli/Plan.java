@@ -15,9 +15,8 @@ import java.util.TreeMap;
  * which the changes can be made one app at a time. Pure: no I/O; both sides are apps in canonical JSON (every
  * key), so equal apps compare equal and the plan of an applied file is empty.
  *
- * <p>Order: an app can only take a domain no other app holds (Berth refuses the write with 409 otherwise), so a
- * change that takes a domain from another app waits until that app's change (or deletion) has released it.
- * Domains swapped between apps cannot be moved one app at a time; the plan then refuses before changing anything.
+ * <p>The changes are sent as one batch ({@code POST /v1/batch}, one transaction): domains may move or swap between
+ * apps of the file; a domain held by an app the file does not change is refused before anything changes.
  */
 record Plan(List<Change> changes, List<String> unchanged, List<String> notInFile) {
 
@@ -93,35 +92,29 @@ record Plan(List<Change> changes, List<String> unchanged, List<String> notInFile
     return out;
   }
 
-  /** The changes in an order where each domain is free when it is taken; throws if there is none. */
+  /**
+   * The changes, checked: they go to Berth as one transaction (all domains of the apps changed or deleted are
+   * released before any is taken), so domains may move or even swap between apps of the plan; a domain held by
+   * an app the plan does not touch is refused here, before anything changes. Listed deletes first, then the rest.
+   */
   private static List<Change> order(List<Change> changes, Map<String, Current> current) {
     Map<String, String> owner = new HashMap<>();
     current.forEach((name, c) -> c.app().path("domains").forEach(d -> owner.put(d.asText(), name)));
-    List<Change> pending = new ArrayList<>(changes);
-    List<Change> ordered = new ArrayList<>();
-    while (!pending.isEmpty()) {
-      Change next = null;
-      for (Change c : pending) {
-        if (blockers(c, owner).isEmpty()) {
-          next = c;
-          break;
+    Set<String> touched = new java.util.HashSet<>();
+    changes.forEach(c -> touched.add(c.name()));
+    List<String> why = new ArrayList<>();
+    for (Change c : changes) {
+      blockers(c, owner).forEach((d, other) -> {
+        if (!touched.contains(other)) {
+          why.add("apps." + c.name() + ".domains: \"" + d + "\" is a domain of app " + other
+              + " (which the file does not change; add --prune or give the domain up there first)");
         }
-      }
-      if (next == null) {
-        List<String> why = new ArrayList<>();
-        for (Change c : pending) {
-          blockers(c, owner).forEach((d, other) -> why.add("apps." + c.name() + ".domains: \"" + d + "\" is still a domain of app " + other
-              + (pending.stream().anyMatch(p -> p.name().equals(other)) ? " (which wants a domain of this one: move them in two steps)"
-                  : " (which the file does not change; add --prune or give the domain up there first)")));
-        }
-        throw new CliFailure(ExitCode.CONFLICT, "cannot apply the file one app at a time, nothing was changed:\n  " + String.join("\n  ", why));
-      }
-      pending.remove(next);
-      ordered.add(next);
-      String name = next.name();
-      owner.values().removeIf(name::equals);
-      if (next.app() != null) next.app().path("domains").forEach(d -> owner.put(d.asText(), name));
+      });
     }
+    if (!why.isEmpty()) throw new CliFailure(ExitCode.CONFLICT, "cannot apply the file, nothing was changed:\n  " + String.join("\n  ", why));
+    List<Change> ordered = new ArrayList<>();
+    changes.stream().filter(c -> c.action() == Action.DELETE).forEach(ordered::add);
+    changes.stream().filter(c -> c.action() != Action.DELETE).forEach(ordered::add);
     return ordered;
   }
 

@@ -18,9 +18,11 @@ import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -201,6 +203,81 @@ public final class SqlStore implements Store {
       tx.deleteDomains(name);
       tx.exec("DELETE FROM apps WHERE name = ?", name);
       return new Change<>(null, List.of(), List.of(name));
+    });
+  }
+
+  @Override
+  public List<Stored> apply(List<Write> writes) {
+    Set<String> named = new HashSet<>();
+    for (Write w : writes) {
+      if (!named.add(w.name())) throw new StoreException.Conflict("name", "app " + w.name() + " is written twice in one call");
+    }
+    Map<String, String> specs = new HashMap<>();
+    for (Write w : writes) {
+      switch (w) {
+        case Write.Create c -> specs.put(c.name(), spec(c.app()));
+        case Write.Replace r -> specs.put(r.name(), spec(r.app()));
+        case Write.Delete d -> { }
+      }
+    }
+    return write(tx -> {
+      // 1. every version as expected, or nothing is written
+      Map<String, Current> existing = tx.currentAll(named);
+      for (Write w : writes) {
+        Current c = existing.get(w.name());
+        long expected = switch (w) {
+          case Write.Create cr -> {
+            if (c != null) throw new StoreException.Conflict("name", "an app named " + w.name() + " already exists");
+            yield -1;
+          }
+          case Write.Replace r -> r.expectedVersion();
+          case Write.Delete d -> d.expectedVersion();
+        };
+        if (!(w instanceof Write.Create)) {
+          if (c == null) throw new StoreException.NotFound(w.name());
+          if (expected >= 0 && c.version() != expected) throw new StoreException.VersionMismatch(w.name(), expected, c.version());
+        }
+      }
+      // 2. the domains of every app replaced or deleted are released first, so one may move within the call
+      List<Stored> result = new ArrayList<>();
+      List<Stored> changed = new ArrayList<>();
+      List<String> deleted = new ArrayList<>();
+      List<App> claiming = new ArrayList<>();
+      for (Write w : writes) {
+        switch (w) {
+          case Write.Delete d -> {
+            tx.deleteDomains(d.name());
+            tx.exec("DELETE FROM apps WHERE name = ?", d.name());
+            deleted.add(d.name());
+          }
+          case Write.Replace r -> {
+            Current c = existing.get(r.name());
+            if (c.spec().equals(specs.get(r.name()))) {
+              result.add(new Stored(r.app(), c.version()));
+            } else {
+              tx.deleteDomains(r.name());
+              tx.update(r.name(), specs.get(r.name()));
+              Stored s = new Stored(r.app(), c.version() + 1);
+              result.add(s);
+              changed.add(s);
+              claiming.add(r.app());
+            }
+          }
+          case Write.Create c -> {
+            tx.insert(c.name(), specs.get(c.name()));
+            Stored s = new Stored(c.app(), 1);
+            result.add(s);
+            changed.add(s);
+            claiming.add(c.app());
+          }
+        }
+      }
+      // 3. then each app claims its domains, checked against every owner left
+      for (App app : claiming) {
+        tx.checkDomains(app, "apps." + app.name() + ".domains");
+        tx.insertDomains(app);
+      }
+      return new Change<>(result, changed, deleted);
     });
   }
 

@@ -43,6 +43,37 @@ public interface Store extends AutoCloseable {
    */
   List<Stored> upsertAll(List<App> apps);
 
+  /** One write of {@link #apply}. A negative expected version means "whatever it is". */
+  sealed interface Write {
+    String name();
+
+    /** Creates an app that must not exist yet. */
+    record Create(App app) implements Write {
+      @Override
+      public String name() {
+        return app.name();
+      }
+    }
+
+    /** Replaces an app if it is still at {@code expectedVersion}. */
+    record Replace(App app, long expectedVersion) implements Write {
+      @Override
+      public String name() {
+        return app.name();
+      }
+    }
+
+    /** Deletes an app if it is still at {@code expectedVersion}. */
+    record Delete(String name, long expectedVersion) implements Write {}
+  }
+
+  /**
+   * Every write of {@code writes} in one transaction, or none of them (the first problem is thrown, as by the
+   * single writes): a domain moving between two apps of one call is never unrouted, and the catalog goes from
+   * the state before to the state after in one revision. Returns the created and replaced apps as stored.
+   */
+  List<Stored> apply(List<Write> writes);
+
   /** All apps as one snapshot; its version is the store's revision. */
   Catalog catalog();
 

@@ -98,6 +98,36 @@ class ApiTest {
     assertThat(Files.readString(dir.resolve("data/admin.url")).strip()).isEqualTo("http://127.0.0.1:" + node.berth.adminPort());
   }
 
+  // ------------------------------------------------------------------ batch
+
+  @Test
+  void aBatchMovesADomainAndDeletesInOneWriteOrRefusesWhole() throws Exception {
+    assertThat(create("bfrom", "").statusCode()).isEqualTo(201);
+    assertThat(create("bgone", "").statusCode()).isEqualTo(201);
+    String to = AdminHttp.app("bto", command, appDir, "").replace("\"bto.test\"", "\"bto.test\", \"bfrom.test\"");
+    String from = AdminHttp.app("bfrom", command, appDir, "").replace("\"bfrom.test\"", "\"bfrom2.test\"");
+    HttpResponse<String> r = api.post("/v1/batch", "{\"writes\": [{\"op\": \"replace\", \"version\": 1, \"app\": " + from + "},"
+        + "{\"op\": \"create\", \"app\": " + to + "}, {\"op\": \"delete\", \"name\": \"bgone\", \"version\": 1}]}");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    assertThat(json(r).path("apps").toString()).isEqualTo("[{\"name\":\"bfrom\",\"version\":2},{\"name\":\"bto\",\"version\":1}]");
+    assertThat(node.berth.store().catalog().app("bto").domains()).contains("bfrom.test");
+    assertThat(node.berth.store().get("bgone")).isEmpty();
+
+    // a stale version anywhere: 412, and nothing of the call is written
+    long revision = node.berth.store().catalog().version();
+    HttpResponse<String> stale = api.post("/v1/batch", "{\"writes\": [{\"op\": \"create\", \"app\": "
+        + AdminHttp.app("bnew", command, appDir, "") + "}, {\"op\": \"delete\", \"name\": \"bfrom\", \"version\": 1}]}");
+    assertError(stale, 412, "bfrom is at version 2");
+    assertThat(node.berth.store().get("bnew")).isEmpty();
+    assertThat(node.berth.store().catalog().version()).isEqualTo(revision);
+
+    // invalid keys are named within the call
+    HttpResponse<String> invalid = api.post("/v1/batch", "{\"writes\": [{\"op\": \"create\", \"app\": "
+        + AdminHttp.app("bbad", command, appDir, "\"idle_timeout\": \"soon\"") + "}, {\"op\": \"rename\"}]}");
+    assertThat(invalid.statusCode()).as(invalid.body()).isEqualTo(422);
+    assertThat(json(invalid).path("error").path("problems").get(0).path("path").asText()).isEqualTo("writes[0].app.idle_timeout");
+  }
+
   // ------------------------------------------------------------------ create, read
 
   @Test

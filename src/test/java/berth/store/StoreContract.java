@@ -143,6 +143,44 @@ abstract class StoreContract {
   }
 
   @Test
+  void applyWritesAllOrNothingInOneRevision() {
+    Store store = open();
+    Stored a = store.create(app("a", "one.example.com"));
+    Stored b = store.create(app("b", "two.example.com"));
+    store.create(app("gone", "gone.example.com"));
+    long r = store.catalog().version();
+
+    // a domain moves from a to c, b takes gone's domain, gone is deleted: one transaction, one revision
+    List<Stored> result = store.apply(List.of(
+        new Store.Write.Replace(app("a", "a.example.com"), a.version()),
+        new Store.Write.Create(app("c", "one.example.com")),
+        new Store.Write.Replace(app("b", "two.example.com", "gone.example.com"), b.version()),
+        new Store.Write.Delete("gone", 1)));
+
+    assertThat(result).extracting(s -> s.app().name() + "@" + s.version()).containsExactly("a@2", "c@1", "b@2");
+    Catalog c = store.catalog();
+    assertThat(c.version()).isEqualTo(r + 1);
+    assertThat(c.app("c").domains()).containsExactly("one.example.com");
+    assertThat(c.app("b").domains()).containsExactly("two.example.com", "gone.example.com");
+    assertThat(c.app("gone")).isNull();
+
+    // one stale version: nothing of the call is written
+    assertThatThrownBy(() -> store.apply(List.of(
+        new Store.Write.Create(app("d", "four.example.com")),
+        new Store.Write.Replace(app("a", "five.example.com"), 1))))
+        .isInstanceOf(StoreException.VersionMismatch.class);
+    assertThat(store.get("d")).isEmpty();
+    assertThat(store.catalog().version()).isEqualTo(r + 1);
+
+    // two apps of one call claiming one domain: refused whole
+    assertThatThrownBy(() -> store.apply(List.of(
+        new Store.Write.Create(app("e", "six.example.com")),
+        new Store.Write.Create(app("f", "six.example.com")))))
+        .isInstanceOfSatisfying(StoreException.Conflict.class, e -> assertThat(e.field()).isEqualTo("apps.f.domains"));
+    assertThat(store.get("e")).isEmpty();
+  }
+
+  @Test
   void upsertAllMovesADomainBetweenAppsInOneTransactionAndLeavesOthersAlone() {
     Store store = open();
     store.create(app("a", "one.example.com"));

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Proxy throughput: wrk -> {Berth, nginx, HAProxy, direct backend} on loopback, in one run.
 #
-#   bench/proxy.sh                  # ~4-5 min with the defaults
+#   bench/proxy.sh                  # ~8-9 min with the defaults
 #   ROUNDS=5 DURATION=10 bench/proxy.sh
 #
 # The backend is nginx answering `return 200 "hello world\n"` (conf/backend.nginx.conf, 1 worker).
@@ -12,7 +12,10 @@
 # Each round runs every profile and every target, in an order rotated from round to round.
 #
 # Knobs (env): ROUNDS=3 DURATION=8 (s per measured wrk run) WARMUP=2 (s per target, not recorded)
-#   BERTH_WARMUP=10 (s, Berth's warm-up: JIT) PROFILES="64 256" (wrk -c) THREADS=1 (wrk -t)
+#   BERTH_WARMUP=10 (s, Berth's warm-up: JIT) PROFILES="64 256 64:1m 64:close" (wrk -c, then :1m for a 1 MiB
+#   response, :close for a new connection per request) THREADS=1 (wrk -t)
+#   IDLE_CONNS=9000: after the rounds, that many idle keep-alive connections are held to each proxy
+#     (bench/idle.py) and the memory they cost it is reported (0: skip)
 #   WORKERS=2 (nginx worker_processes / HAProxy nbthread) BERTH_EVENT_LOOPS= (empty: Berth's default)
 #   DIRECT=1 (0: skip the wrk -> backend baseline, saves a quarter of the time)
 #   QUIET_PCT=10 QUIET_MAX=10: before each run wait (<= QUIET_MAX s) until the box is < QUIET_PCT % busy
@@ -35,7 +38,7 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-8}
 WARMUP=${WARMUP:-2}
 BERTH_WARMUP=${BERTH_WARMUP:-10}
-PROFILES=${PROFILES:-"64 256"}
+PROFILES=${PROFILES:-"64 256 64:1m 64:close"}
 THREADS=${THREADS:-1}
 WORKERS=${WORKERS:-${PROXY_WORKERS:-2}}
 PROXY_WORKERS=$WORKERS          # name used by lib.sh's render()
@@ -92,6 +95,7 @@ done
 # ---------------------------------------------------------------- configs
 mkdir -p "$RUN/backend-tmp" "$RUN/nginx-proxy-tmp" "$RUN/berth-app"
 render "$HERE/conf/backend.nginx.conf" "$RUN/backend.conf"
+head -c 1048576 /dev/zero | tr '\0' 'x' >"$RUN/1m.bin"   # the 1 MiB body of the 1m profile
 render "$HERE/conf/proxy.nginx.conf" "$RUN/nginx-proxy.conf"
 render "$HERE/conf/haproxy.cfg" "$RUN/haproxy.cfg"
 nginx -t -q -p "$RUN/" -e "$RUN/backend.startup.log" -c "$RUN/backend.conf" || die "backend config invalid"
@@ -100,6 +104,7 @@ haproxy -c -q -f "$RUN/haproxy.cfg" || die "haproxy config invalid"
 
 # Berth's app: the same backend config, rendered at start time with the $PORT Berth gives it.
 sed -e "s#@RUN@#$RUN/berth-app#g" "$HERE/conf/backend.nginx.conf" >"$RUN/berth-app/backend.tmpl"
+cp "$RUN/1m.bin" "$RUN/berth-app/1m.bin"
 cat >"$RUN/berth-app/run-backend.sh" <<EOS
 #!/bin/sh
 # started by Berth as /bin/sh -c; \$PORT and \$HOST come from Berth
@@ -201,12 +206,15 @@ proxy_ticks() {
     esac
 }
 backend_ticks() { if [ "$1" = berth ]; then cpu_ticks "$APP_PID"; else cpu_ticks "$BACKEND_PID"; fi; }
-wrk_cmd() { # TARGET CONNS DURATION -> fills WRK array
+wrk_cmd() { # TARGET PROFILE DURATION -> fills WRK array; PROFILE: CONNS, CONNS:1m (a 1 MiB body), CONNS:close (a new connection per request)
+    local conns=${2%%:*} kind=
+    [[ $2 == *:* ]] && kind=${2#*:}
     WRK=()
     [ "$NICE" != 0 ] && WRK+=(nice -n "$NICE")
-    WRK+=(wrk -t"$THREADS" -c"$2" -d"${3}s" --timeout 5s --latency -s "$HERE/wrk_report.lua")
+    WRK+=(wrk -t"$THREADS" -c"$conns" -d"${3}s" --timeout 5s --latency -s "$HERE/wrk_report.lua")
     [ -n "${HOSTHDR[$1]}" ] && WRK+=(-H "Host: ${HOSTHDR[$1]}")
-    WRK+=("${URL[$1]}")
+    [ "$kind" = close ] && WRK+=(-H "Connection: close")
+    if [ "$kind" = 1m ]; then WRK+=("${URL[$1]}1m"); else WRK+=("${URL[$1]}"); fi
 }
 
 # ---------------------------------------------------------------- warm-up (not recorded)
@@ -272,6 +280,23 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 log "measured part took $((SECONDS - T0)) s"
 
+# ---------------------------------------------------------------- idle keep-alive connections: their memory
+IDLE_CONNS=${IDLE_CONNS:-9000}
+: >"$OUT_DIR/idle.txt"
+if [ "$IDLE_CONNS" -gt 0 ]; then
+    for t in nginx haproxy berth; do
+        case $t in
+        nginx) port=$NGINX_PORT; pids="$NGINX_PID $(cat /proc/"$NGINX_PID"/task/*/children 2>/dev/null)" ;;
+        haproxy) port=$HAPROXY_PORT; pids=$HAPROXY_PID ;;
+        berth) port=$BERTH_PORT; pids=$BERTH_PID ;;
+        esac
+        # shellcheck disable=SC2086 # pids is a list
+        line=$(timeout -k 5 300 "$PY" "$HERE/idle.py" "$port" "${HOSTHDR[$t]:-localhost}" "$IDLE_CONNS" $pids 2>&1 | tail -1)
+        log "idle $t: $line"
+        echo "$t $line" >>"$OUT_DIR/idle.txt"
+    done
+fi
+
 # ---------------------------------------------------------------- Berth checks, then stop everything
 {
     echo "Berth checks:"
@@ -312,5 +337,11 @@ log "raw wrk output, configs, logs and summary: $OUT_DIR"
     echo "# ROUNDS=$ROUNDS DURATION=${DURATION}s PROFILES=\"$PROFILES\" (keep-alive, wrk --timeout 5s)"
     cat "$OUT_DIR/checks.txt"
     "$PY" "$HERE/summarize.py" "$OUT_DIR"
+    if [ -s "$OUT_DIR/idle.txt" ]; then
+        echo
+        echo "### $IDLE_CONNS idle keep-alive connections held to each proxy (bench/idle.py): their memory"
+        echo
+        sed 's/^/    /' "$OUT_DIR/idle.txt"
+    fi
 } | tee "$OUT_DIR/summary.txt"
 exit "${PIPESTATUS[0]}"

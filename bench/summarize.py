@@ -31,7 +31,7 @@ def parse(path):
     for line in open(path, errors="replace"):
         if line.startswith("META "):
             m = kv(line)
-            run.update(round=int(m["round"]), conns=int(m["conns"]), target=m["target"])
+            run.update(round=int(m["round"]), conns=m["conns"], target=m["target"])
         elif line.startswith("APPRESTART "):
             run["app_restart"] = line.strip()
         elif line.startswith("BENCH "):
@@ -71,7 +71,8 @@ def main():
         if "app_restart" in r:
             bad.append(f"round {r['round']} c={r['conns']} {r['target']}: Berth's app restarted ({r['app_restart']})")
 
-    profiles = sorted({r["conns"] for r in runs})
+    # "64", "256", "64:1m", "64:close": plain profiles first, each by its connection count
+    profiles = sorted({r["conns"] for r in runs}, key=lambda c: (":" in c, int(c.split(":")[0]), c))
     targets = [t for t in ORDER if any(r["target"] == t for r in runs)]
     rounds = sorted({r["round"] for r in runs})
     by = {}

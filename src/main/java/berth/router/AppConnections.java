@@ -46,7 +46,7 @@ final class AppConnections {
           protected void initChannel(Channel ch) {
             ch.pipeline().addLast(
                 new IdleStateHandler(IDLE_SECONDS, 0, 0, TimeUnit.SECONDS), // read idle: no promise per write
-                new HttpClientCodec(new HttpDecoderConfig().setMaxHeaderSize(64 * 1024), false, false),
+                new HttpClientCodec(new HttpDecoderConfig().setMaxHeaderSize(64 * 1024).setMaxChunkSize(64 * 1024), false, false),
                 new Back());
           }
         });

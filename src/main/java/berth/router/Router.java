@@ -144,6 +144,7 @@ public final class Router {
         new ServerCodec(new HttpDecoderConfig()
             .setMaxInitialLineLength(config.maxRequestLine())
             .setMaxHeaderSize(config.maxHeaderSize())
+            .setMaxChunkSize(64 * 1024) // bodies pass in fewer, larger pieces (Netty's default: 8 KiB)
             .setStrictLineParsing(true)),
         new Front(this, connections(p.channel().eventLoop()), tls));
   }

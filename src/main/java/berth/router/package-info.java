@@ -1,5 +1,6 @@
 /**
- * The HTTP front on Vert.x: route by host, hold while the app starts, proxy with backpressure, answer failures
- * with pages that say why. Runs on event loops only and never blocks.
+ * The HTTP front on Netty: route by host and path, hold while the app starts, proxy with backpressure (HTTP/1.x,
+ * HTTP/2 and TLS in front, HTTP/1.1 to apps), refuse what is malformed, answer failures with pages that say why.
+ * Runs on event loops only and never blocks.
  */
 package berth.router;

@@ -156,7 +156,11 @@ class RealServersTest {
     assertThat(body.get("hello").asText()).isEqualTo("world");
     assertThat(body.get("server").asText()).startsWith(server);
 
-    Matcher ready = Pattern.compile(" i" + id + " .*ready: answered on port \\d+ after (\\d+)ms \\(pid (\\d+)\\)").matcher(berth.log(app));
+    Pattern readyLine = Pattern.compile(" i" + id + " .*ready: answered on port \\d+ after (\\d+)ms \\(pid (\\d+)\\)");
+    // the first request may be answered (it goes out as soon as the port is the instance's) a moment before the
+    // "ready" line is in the log
+    await().atMost(WAIT).until(() -> readyLine.matcher(berth.log(app)).find());
+    Matcher ready = readyLine.matcher(berth.log(app));
     assertThat(ready.find()).as("ready line of i%d in the log:%n%s", id, berth.log(app)).isTrue();
     long leader = Long.parseLong(ready.group(2));
     Path cgroup = cgroupOf(leader);

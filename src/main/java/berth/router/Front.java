@@ -47,6 +47,7 @@ final class Front extends ChannelInboundHandlerAdapter {
   private boolean headPending;
   private io.netty.util.concurrent.ScheduledFuture<?> headTimer;
   private long lastRead = System.nanoTime();
+  private boolean anyRequest;
 
   /** {@code tls}: the client's connection is TLS (so what it asked for was {@code https}). */
   Front(Router router, AppConnections connections, boolean tls) {
@@ -63,7 +64,8 @@ final class Front extends ChannelInboundHandlerAdapter {
       trustedClient = router.config().trusted(remote.getAddress());
     }
     if (ctx.channel().localAddress() instanceof InetSocketAddress local) localPort = Integer.toString(local.getPort());
-    armHeadTimer(); // a new connection owes its first request head within header_timeout
+    // a new connection owes its first request head within header_timeout: its first bytes arm the head timer (see
+    // channelReadComplete), and one that sends nothing at all is closed by the idle check (no timer per connection)
     ctx.fireChannelActive();
   }
 
@@ -154,6 +156,7 @@ final class Front extends ChannelInboundHandlerAdapter {
   /** Route: Host (port ignored) to app, then an exchange with it; or Berth's own answer. */
   private void begin(HttpRequest request) {
     cancelHeadTimer();
+    anyRequest = true;
     if (request.decoderResult().isFailure()) {
       Throwable cause = request.decoderResult().cause();
       int status = cause instanceof TooLongHttpLineException ? 414 : cause instanceof TooLongHttpHeaderException ? 431 : 400;
@@ -265,7 +268,9 @@ final class Front extends ChannelInboundHandlerAdapter {
     } else if (evt instanceof IdleStateEvent) {
       long idle = System.nanoTime() - lastRead;
       if (current == null) {
-        if (idle >= router.config().keepAliveTimeout().toNanos()) closeIfIdle();
+        // connected and silent past header_timeout (slowloris without a byte), or kept alive past its timeout
+        long limit = anyRequest || headPending ? router.config().keepAliveTimeout().toNanos() : router.config().headerTimeout().toNanos();
+        if (idle >= limit) closeIfIdle();
       } else if (!current.requestRead && !current.tunneling() && ctx.channel().config().isAutoRead()
           && idle >= router.config().bodyTimeout().toNanos()) {
         // a body that stopped arriving, while Berth was reading (not holding back for a slow app)

@@ -127,15 +127,16 @@ public final class Router {
   }
 
   /**
-   * Read idleness only, checked every quarter of the shorter of body_timeout and keepalive_timeout; {@link Front}
-   * tells which applies. (Watching writes too would cost a promise and a listener on every write.)
+   * Read idleness only, checked every quarter of the shortest of header_timeout, body_timeout and
+   * keepalive_timeout; {@link Front} tells which applies. (Watching writes too would cost a promise and a listener on every write.)
    */
   private IdleStateHandler idleTimers() {
     return new IdleStateHandler(idleCheckNanos(), 0, 0, TimeUnit.NANOSECONDS);
   }
 
   long idleCheckNanos() {
-    return Math.max(1_000_000, Math.min(config.bodyTimeout().toNanos(), config.keepAliveTimeout().toNanos()) / 4);
+    long shortest = Math.min(config.headerTimeout().toNanos(), Math.min(config.bodyTimeout().toNanos(), config.keepAliveTimeout().toNanos()));
+    return Math.max(1_000_000, shortest / 4);
   }
 
   /** The HTTP/1.x handlers that end every client connection's pipeline (until HTTP/2 replaces them). */

@@ -97,6 +97,16 @@ class RouterLimitsTest {
   }
 
   @Test
+  void aConnectionThatSaysNothingIsClosedAfterTheHeaderTimeout() throws Exception {
+    try (Socket s = new Socket("127.0.0.1", berth.port())) {
+      s.setSoTimeout(8000);
+      long t0 = System.nanoTime();
+      assertThat(s.getInputStream().read()).isEqualTo(-1);
+      assertThat((System.nanoTime() - t0) / 1_000_000).as("closed after header_timeout (2 s)").isBetween(1500L, 4000L);
+    }
+  }
+
+  @Test
   void aBodyThatStopsArrivingGets408AndNeverReachesTheApp() throws Exception {
     long before = appRequests();
     RawHttp.Answer a = RawHttp.exchange(berth.port(), "POST /upload HTTP/1.1\r\nHost: echo.test\r\nContent-Length: 100\r\n\r\n0123456789", 4000);

@@ -45,7 +45,6 @@ final class Posix {
 
   private static final MethodHandle POSIX_SPAWN = fn("posix_spawn", false, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
   private static final MethodHandle ATTR_INIT = fn("posix_spawnattr_init", false, JAVA_INT, ADDRESS);
-  private static final MethodHandle ATTR_DESTROY = fn("posix_spawnattr_destroy", false, JAVA_INT, ADDRESS);
   private static final MethodHandle ATTR_SETFLAGS = fn("posix_spawnattr_setflags", false, JAVA_INT, ADDRESS, JAVA_SHORT);
   private static final MethodHandle ATTR_SETSIGDEFAULT = fn("posix_spawnattr_setsigdefault", false, JAVA_INT, ADDRESS, ADDRESS);
   private static final MethodHandle ATTR_SETSIGMASK = fn("posix_spawnattr_setsigmask", false, JAVA_INT, ADDRESS, ADDRESS);
@@ -63,6 +62,34 @@ final class Posix {
   private static final MethodHandle KILL = fn("kill", true, JAVA_INT, JAVA_INT, JAVA_INT);
   private static final MethodHandle WAITPID = fn("waitpid", true, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
   private static final MethodHandle STRERROR = fn("strerror", false, ADDRESS, JAVA_INT);
+
+  /**
+   * The spawn attributes, the same for every spawn, built once (posix_spawn only reads them): a new session,
+   * every signal's disposition reset to its default, an empty signal mask. Fewer native calls per spawn matter:
+   * a cold start is rare enough that this path runs interpreted.
+   */
+  private static final MemorySegment ATTR = spawnAttributes();
+
+  private static MemorySegment spawnAttributes() {
+    MemorySegment attr = Arena.global().allocate(ATTR_SIZE, 16);
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment all = arena.allocate(SIGSET_SIZE, 16);
+      MemorySegment none = arena.allocate(SIGSET_SIZE, 16);
+      check("posix_spawnattr_init", (int) ATTR_INIT.invokeExact(attr));
+      check("sigfillset", (int) SIGFILLSET.invokeExact(all) == 0 ? 0 : 22);
+      // sigfillset leaves out glibc's internal signals 32 and 33, which posix_spawn would then set to SIG_IGN
+      // in the child, and ignored dispositions survive exec: set all 64 bits so every one is reset
+      all.set(JAVA_LONG, 0, -1L);
+      check("sigemptyset", (int) SIGEMPTYSET.invokeExact(none) == 0 ? 0 : 22);
+      check("posix_spawnattr_setflags",
+          (int) ATTR_SETFLAGS.invokeExact(attr, (short) (POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK)));
+      check("posix_spawnattr_setsigdefault", (int) ATTR_SETSIGDEFAULT.invokeExact(attr, all));
+      check("posix_spawnattr_setsigmask", (int) ATTR_SETSIGMASK.invokeExact(attr, none));
+      return attr;
+    } catch (Throwable t) {
+      throw new ExceptionInInitializerError(t);
+    }
+  }
 
   private Posix() {}
 
@@ -99,29 +126,16 @@ final class Posix {
         close(writeFd);
         throw new PosixException("fchown of the output pipe", err);
       }
-      MemorySegment attr = arena.allocate(ATTR_SIZE, 16);
       MemorySegment actions = arena.allocate(ACTIONS_SIZE, 16);
-      MemorySegment all = arena.allocate(SIGSET_SIZE, 16);
-      MemorySegment none = arena.allocate(SIGSET_SIZE, 16);
-      check("posix_spawnattr_init", (int) ATTR_INIT.invokeExact(attr));
       check("posix_spawn_file_actions_init", (int) ACTIONS_INIT.invokeExact(actions));
       try {
-        check("sigfillset", (int) SIGFILLSET.invokeExact(all) == 0 ? 0 : 22);
-        // sigfillset leaves out glibc's internal signals 32 and 33, which posix_spawn would then set to SIG_IGN
-        // in the child, and ignored dispositions survive exec: set all 64 bits so every one is reset
-        all.set(JAVA_LONG, 0, -1L);
-        check("sigemptyset", (int) SIGEMPTYSET.invokeExact(none) == 0 ? 0 : 22);
-        check("posix_spawnattr_setflags",
-            (int) ATTR_SETFLAGS.invokeExact(attr, (short) (POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK)));
-        check("posix_spawnattr_setsigdefault", (int) ATTR_SETSIGDEFAULT.invokeExact(attr, all));
-        check("posix_spawnattr_setsigmask", (int) ATTR_SETSIGMASK.invokeExact(attr, none));
         check("addopen", (int) ACTIONS_ADDOPEN.invokeExact(actions, 0, arena.allocateFrom("/dev/null"), O_RDONLY, 0));
         check("adddup2", (int) ACTIONS_ADDDUP2.invokeExact(actions, writeFd, 1));
         check("adddup2", (int) ACTIONS_ADDDUP2.invokeExact(actions, writeFd, 2));
         check("addclosefrom", (int) ACTIONS_ADDCLOSEFROM.invokeExact(actions, 3));
         check("addchdir", (int) ACTIONS_ADDCHDIR.invokeExact(actions, arena.allocateFrom(directory)));
         MemorySegment pid = arena.allocate(JAVA_INT);
-        int rc = (int) POSIX_SPAWN.invokeExact(pid, arena.allocateFrom(argv.getFirst()), actions, attr,
+        int rc = (int) POSIX_SPAWN.invokeExact(pid, arena.allocateFrom(argv.getFirst()), actions, ATTR,
             strings(arena, argv), strings(arena, env));
         if (rc != 0) {
           close(readFd);
@@ -130,8 +144,7 @@ final class Posix {
         return new Spawned(pid.get(JAVA_INT, 0), readFd);
       } finally {
         close(writeFd);
-        int unused1 = (int) ACTIONS_DESTROY.invokeExact(actions);
-        int unused2 = (int) ATTR_DESTROY.invokeExact(attr);
+        int unused = (int) ACTIONS_DESTROY.invokeExact(actions);
       }
     } catch (PosixException e) {
       throw e;

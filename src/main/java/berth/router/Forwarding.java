@@ -2,6 +2,7 @@ package berth.router;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.util.AsciiString;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -11,24 +12,31 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 final class Forwarding {
   private static final char[] HEX = "0123456789abcdef".toCharArray();
+  // AsciiString names: their case-insensitive hash is computed once, not on every request
+  private static final AsciiString FOR = AsciiString.cached("X-Forwarded-For");
+  private static final AsciiString PROTO = AsciiString.cached("X-Forwarded-Proto");
+  private static final AsciiString HOST = AsciiString.cached("X-Forwarded-Host");
+  private static final AsciiString PORT = AsciiString.cached("X-Forwarded-Port");
+  private static final AsciiString FORWARDED = AsciiString.cached("Forwarded");
+  private static final AsciiString REQUEST_ID = AsciiString.cached("X-Request-Id");
 
   private Forwarding() {}
 
   static void apply(HttpHeaders h, String clientIp, String localPort, boolean trusted, boolean tls) {
     String proto = tls ? "https" : "http";
     String host = h.get(HttpHeaderNames.HOST);
-    String forwardedFor = trusted ? h.get("X-Forwarded-For") : null;
-    h.set("X-Forwarded-For", forwardedFor == null ? clientIp : forwardedFor + ", " + clientIp);
-    if (!trusted || !h.contains("X-Forwarded-Proto")) h.set("X-Forwarded-Proto", proto);
-    if (!trusted || !h.contains("X-Forwarded-Host")) {
-      if (host != null) h.set("X-Forwarded-Host", host);
-      else h.remove("X-Forwarded-Host");
+    String forwardedFor = trusted ? h.get(FOR) : null;
+    h.set(FOR, forwardedFor == null ? clientIp : forwardedFor + ", " + clientIp);
+    if (!trusted || !h.contains(PROTO)) h.set(PROTO, proto);
+    if (!trusted || !h.contains(HOST)) {
+      if (host != null) h.set(HOST, host);
+      else h.remove(HOST);
     }
-    if (!trusted || !h.contains("X-Forwarded-Port")) h.set("X-Forwarded-Port", localPort);
+    if (!trusted || !h.contains(PORT)) h.set(PORT, localPort);
     String element = "for=" + node(clientIp) + ";proto=" + proto + (host == null ? "" : ";host=" + quoted(host));
-    String forwarded = trusted ? h.get("Forwarded") : null;
-    h.set("Forwarded", forwarded == null ? element : forwarded + ", " + element);
-    if (!h.contains("X-Request-Id")) h.set("X-Request-Id", requestId());
+    String forwarded = trusted ? h.get(FORWARDED) : null;
+    h.set(FORWARDED, forwarded == null ? element : forwarded + ", " + element);
+    if (!h.contains(REQUEST_ID)) h.set(REQUEST_ID, requestId());
   }
 
   /** An IPv6 address is quoted and bracketed (RFC 7239 section 6). */

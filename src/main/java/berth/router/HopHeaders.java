@@ -11,15 +11,15 @@ import java.util.List;
  */
 final class HopHeaders {
   private static final List<CharSequence> FIXED = List.of(HttpHeaderNames.CONNECTION, HttpHeaderNames.KEEP_ALIVE,
-      "proxy-connection", HttpHeaderNames.TE, HttpHeaderNames.TRAILER, HttpHeaderNames.TRANSFER_ENCODING,
+      io.netty.util.AsciiString.cached("proxy-connection"), HttpHeaderNames.TE, HttpHeaderNames.TRAILER, HttpHeaderNames.TRANSFER_ENCODING,
       HttpHeaderNames.UPGRADE, HttpHeaderNames.PROXY_AUTHENTICATE, HttpHeaderNames.PROXY_AUTHORIZATION);
 
   private HopHeaders() {}
 
   /** Removes the hop-by-hop headers from {@code headers}, in place. */
   static void strip(HttpHeaders headers) {
-    List<String> connection = headers.getAll(HttpHeaderNames.CONNECTION);
-    if (!connection.isEmpty()) {
+    if (headers.contains(HttpHeaderNames.CONNECTION)) { // no list to build for the many messages without one
+      List<String> connection = headers.getAll(HttpHeaderNames.CONNECTION);
       List<String> named = new ArrayList<>(2);
       for (String value : connection) {
         for (String token : value.split(",")) {

@@ -50,8 +50,6 @@ public record RouterConfig(
   public static final List<Key<?>> KEYS = List.of(TRUSTED_PROXIES, ACCESS_LOG, HEADER_TIMEOUT, BODY_TIMEOUT, KEEPALIVE_TIMEOUT, CONNECT_TIMEOUT,
       REQUEST_TIMEOUT, MAX_CONNECTIONS, MAX_REQUEST_LINE, MAX_HEADER_SIZE);
 
-  public static final RouterConfig DEFAULTS = read(ConfigNode.root(com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode()));
-
   public RouterConfig {
     trustedProxies = List.copyOf(trustedProxies);
   }

@@ -240,7 +240,7 @@ final class Exchange {
       h.set(HttpHeaderNames.UPGRADE, upgrade);
       h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
     }
-    Forwarding.apply(h, front.remoteIp(), front.localPort(), front.trustedClient(), front.scheme().equals("https"));
+    Forwarding.apply(h, front.remoteIp(), front.localPort(), front.trustedClient(), front.tls());
     if (!prefix.isEmpty()) {
       // "/blog/x?y" reaches the app as "/x?y", and X-Forwarded-Prefix tells it where it is mounted
       String rest = request.uri().substring(prefix.length());

@@ -114,9 +114,9 @@ final class Front extends ChannelInboundHandlerAdapter {
     return localPort;
   }
 
-  /** The scheme the client used: {@code https} over TLS, else {@code http}. */
-  String scheme() {
-    return tls ? "https" : "http";
+  /** Whether the client came over TLS. */
+  boolean tls() {
+    return tls;
   }
 
   boolean draining() {

@@ -17,7 +17,7 @@ import java.util.Map;
  * path segment: the cost does not grow with the number of routes.
  */
 public final class RouteTable {
-  public static final RouteTable EMPTY = new RouteTable(0, Map.of(), Map.of(), null);
+  public static final RouteTable EMPTY = new RouteTable(Map.of(), Map.of(), null);
 
   /**
    * Where a request goes: the app, the path prefix that matched ("" for the whole host), and the app's settings
@@ -48,13 +48,11 @@ public final class RouteTable {
     }
   }
 
-  private final long version;
   private final Map<String, HostRoutes> exact;
   private final Map<String, HostRoutes> wildcard;
   private final HostRoutes fallback;
 
-  private RouteTable(long version, Map<String, HostRoutes> exact, Map<String, HostRoutes> wildcard, HostRoutes fallback) {
-    this.version = version;
+  private RouteTable(Map<String, HostRoutes> exact, Map<String, HostRoutes> wildcard, HostRoutes fallback) {
     this.exact = exact;
     this.wildcard = wildcard;
     this.fallback = fallback;
@@ -81,11 +79,7 @@ public final class RouteTable {
       else if (host.startsWith("*.")) wildcard.put(host.substring(2), hr);
       else exact.put(host, hr);
     }
-    return new RouteTable(catalog.version(), Map.copyOf(exact), Map.copyOf(wildcard), fallback);
-  }
-
-  public long version() {
-    return version;
+    return new RouteTable(Map.copyOf(exact), Map.copyOf(wildcard), fallback);
   }
 
   /** Where a request for {@code host} (as the client sent it, e.g. {@code Hello.Localhost:8080}) and {@code path} goes, or null. */
@@ -102,12 +96,6 @@ public final class RouteTable {
       }
     }
     return fallback == null ? null : fallback.match(path);
-  }
-
-  /** The app for {@code host} at the root path, or null. */
-  public String lookup(String host) {
-    Route r = route(host, "/");
-    return r == null ? null : r.app();
   }
 
   /** {@code Hello.Localhost:8080.} becomes {@code hello.localhost}; {@code [::1]:80} becomes {@code [::1]}. */

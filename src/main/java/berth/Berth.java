@@ -75,7 +75,7 @@ public final class Berth implements AutoCloseable {
         new Supervisor.Policy(config.allowRoot(), config.createUsers(), config.dataDir().toAbsolutePath().resolve("home")));
     int leftovers = supervisor.stopLeftovers(catalog::app);
     if (leftovers > 0) LOG.warn("stopped {} instance(s) left running by an earlier run of Berth", leftovers);
-    this.pool = new Pool(supervisor, config.dataDir().resolve("logs"), Clock.systemUTC(), config.drainTimeout());
+    this.pool = new Pool(supervisor, config.dataDir().resolve("logs"), Clock.systemUTC(), config.drainTimeout(), config.budgetInstances(), config.budgetMemory());
     this.router = new Router(pool, config.eventLoops(), config.router(), config.dataDir().resolve("logs"));
     this.certificates = config.tlsListen().map(a -> CertificateStore.open(config.dataDir().resolve("certs")));
     this.admin = new AdminServer(vertx, pool, store, config.dataDir(), VERSION);

@@ -27,6 +27,11 @@ import java.util.List;
  * @param readyPath {@code ready_path}
  * @param user {@code user}
  * @param group {@code group}
+ * @param requestTimeout {@code request_timeout} (null: the router's)
+ * @param maxBodySize {@code max_body_size} in bytes
+ * @param minInstances {@code min_instances}
+ * @param maxInstances {@code max_instances}
+ * @param concurrency {@code concurrency}
  */
 public record App(
     String name,
@@ -47,13 +52,18 @@ public record App(
     String user,
     String group,
     Duration requestTimeout,
-    long maxBodySize) {
+    long maxBodySize,
+    int minInstances,
+    int maxInstances,
+    int concurrency) {
 
   public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofMinutes(5);
   public static final Duration DEFAULT_START_TIMEOUT = Duration.ofSeconds(60);
   public static final Duration DEFAULT_STOP_TIMEOUT = Duration.ofSeconds(10);
   public static final int DEFAULT_MAX_QUEUE = 100;
   public static final int DEFAULT_CPU_WEIGHT = 100;
+  public static final int DEFAULT_MAX_INSTANCES = 1;
+  public static final int DEFAULT_CONCURRENCY = 10;
 
   /** Whether this app asks for limits (or memory accounting) that only cgroups can give. */
   public boolean limited() {

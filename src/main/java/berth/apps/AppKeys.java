@@ -83,10 +83,17 @@ public final class AppKeys {
   public static final Key<Long> MAX_BODY_SIZE = Key.described("max_body_size", Kind.size(1), "none", "",
       "a larger request body gets 413 (a declared Content-Length before anything reaches the app; a chunked body when it grows past it)");
 
+  public static final Key<Integer> MIN_INSTANCES = Key.of("min_instances", Kind.whole(0, 1000), 0, "instances",
+      "instances kept running even without requests, started with Berth and again after a crash; 0 stops the app when idle (scale to zero)");
+  public static final Key<Integer> MAX_INSTANCES = Key.of("max_instances", Kind.whole(1, 1000), App.DEFAULT_MAX_INSTANCES, "instances",
+      "at most this many instances serve at once; requests go to the one with the fewest in flight");
+  public static final Key<Integer> CONCURRENCY = Key.of("concurrency", Kind.whole(1, 1_000_000), App.DEFAULT_CONCURRENCY, "requests",
+      "target requests in flight per instance: beyond it another instance starts (up to `max_instances`); an extra instance stops after `idle_timeout` without requests");
+
   /** Every app key, in the order of the canonical JSON and docs/CONFIG.md. */
   public static final List<Key<?>> ALL = List.of(NAME, DOMAINS, COMMAND, DIRECTORY, ENV, IDLE_TIMEOUT, START_TIMEOUT, STOP_TIMEOUT,
       STOP_SIGNAL, MAX_QUEUE, READY_PATH, USER, GROUP, MEMORY_LIMIT, MEMORY_RECYCLE, PIDS_LIMIT, CPU_WEIGHT, MAX_REQUESTS, MAX_LIFETIME,
-      REQUEST_TIMEOUT, MAX_BODY_SIZE);
+      REQUEST_TIMEOUT, MAX_BODY_SIZE, MIN_INSTANCES, MAX_INSTANCES, CONCURRENCY);
 
   private AppKeys() {}
 
@@ -114,6 +121,9 @@ public final class AppKeys {
     o.set(MAX_LIFETIME.name(), MAX_LIFETIME.write(app.maxLifetime().isZero() ? null : app.maxLifetime()));
     o.set(REQUEST_TIMEOUT.name(), REQUEST_TIMEOUT.write(app.requestTimeout()));
     o.set(MAX_BODY_SIZE.name(), MAX_BODY_SIZE.write(app.maxBodySize() == 0 ? null : app.maxBodySize()));
+    o.set(MIN_INSTANCES.name(), MIN_INSTANCES.write(app.minInstances()));
+    o.set(MAX_INSTANCES.name(), MAX_INSTANCES.write(app.maxInstances()));
+    o.set(CONCURRENCY.name(), CONCURRENCY.write(app.concurrency()));
     return o;
   }
 
@@ -176,8 +186,14 @@ public final class AppKeys {
     Duration maxLifetime = MAX_LIFETIME.read(c);
     Duration requestTimeout = REQUEST_TIMEOUT.read(c);
     long maxBodySize = orZero(MAX_BODY_SIZE.read(c));
+    int minInstances = MIN_INSTANCES.read(c);
+    int maxInstances = MAX_INSTANCES.read(c);
+    int concurrency = CONCURRENCY.read(c);
     c.rejectUnknownKeys();
 
+    if (minInstances > maxInstances) {
+      c.problem(MIN_INSTANCES.name(), minInstances + " is above max_instances " + maxInstances);
+    }
     if (memoryRecycle > 0 && memoryLimit > 0 && memoryRecycle >= memoryLimit) {
       c.problem(MEMORY_RECYCLE.name(), Sizes.format(memoryRecycle) + " is not below memory_limit " + Sizes.format(memoryLimit)
           + " (the instance would be killed before it is recycled)");
@@ -196,7 +212,8 @@ public final class AppKeys {
     }
     if (c.problems().size() > before) return null;
     return new App(name, domains, new Launch(command, directory, env), idle, start, stop, signal, maxQueue, memoryLimit, pidsLimit, cpuWeight,
-        memoryRecycle, maxRequests, maxLifetime == null ? Duration.ZERO : maxLifetime, readyPath, user, group, requestTimeout, maxBodySize);
+        memoryRecycle, maxRequests, maxLifetime == null ? Duration.ZERO : maxLifetime, readyPath, user, group, requestTimeout, maxBodySize,
+        minInstances, maxInstances, concurrency);
   }
 
   /** The absolute, normalized working directory, as {@code origin} reads it; null (with the problem) if there is none. */

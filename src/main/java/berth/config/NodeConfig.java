@@ -23,6 +23,8 @@ import java.util.Optional;
  * @param allowRoot {@code allow_root}
  * @param createUsers {@code create_users}
  * @param database {@code database}: a JDBC URL, or null for the embedded SQLite file (see {@link #databaseUrl()})
+ * @param budgetInstances {@code budget_instances}, 0 for none
+ * @param budgetMemory {@code budget_memory} in bytes, 0 for none
  * @param router the {@code [router]} table ({@link RouterConfig#KEYS}): client limits, timeouts, trusted proxies, access log
  */
 public record NodeConfig(
@@ -31,7 +33,9 @@ public record NodeConfig(
     boolean allowRoot,
     boolean createUsers,
     String database,
-    RouterConfig router) {
+    RouterConfig router,
+    int budgetInstances,
+    long budgetMemory) {
 
   public static final HostPort DEFAULT_LISTEN = new HostPort("0.0.0.0", 8080);
   public static final HostPort DEFAULT_TLS_LISTEN = new HostPort("0.0.0.0", 8443);
@@ -68,9 +72,16 @@ public record NodeConfig(
   public static final Key<String> DATABASE = Key.described("database", Kind.text("JDBC URL", NodeConfig::checkDatabaseUrl), "SQLite in `DATA/berth.db`", "",
       "where apps are stored: `jdbc:postgresql://HOST[:PORT]/DB?user=U&password=P`, or `jdbc:sqlite:FILE`; migrations run at start");
 
+  public static final Key<Integer> BUDGET_INSTANCES = Key.described("budget_instances", Kind.whole(1, 1_000_000), "none", "instances",
+      "most app instances running at once on this node; a start beyond it first stops the least recently used idle instance of another app, "
+          + "else its requests wait (at most the app's `start_timeout`), then get 503");
+  public static final Key<Long> BUDGET_MEMORY = Key.described("budget_memory", Kind.size(1 << 20), "none", "",
+      "most memory all app instances may use together (their cgroups' usage; a starting app counts its `memory_limit`, else the most it used before); "
+          + "enforced like `budget_instances`, and idle instances are stopped when the apps grow past it");
+
   /** Every node key, in the order docs and {@code --help} show them. */
   public static final List<Key<?>> KEYS = List.of(LISTEN, TLS_LISTEN, ADMIN, DATA, PORTS, APPS, DRAIN_TIMEOUT, EVENT_LOOPS, CGROUP, ALLOW_ROOT, CREATE_USERS,
-      DATABASE);
+      DATABASE, BUDGET_INSTANCES, BUDGET_MEMORY);
 
   /** The JDBC URL of the store: {@link #database} when given, else the SQLite file in the data directory. */
   public String databaseUrl() {
@@ -114,6 +125,8 @@ public record NodeConfig(
     boolean allowRoot = ALLOW_ROOT.read(c);
     boolean createUsers = CREATE_USERS.read(c);
     String database = DATABASE.read(c);
+    Integer budgetInstances = BUDGET_INSTANCES.read(c);
+    Long budgetMemory = BUDGET_MEMORY.read(c);
     RouterConfig router = RouterConfig.read(c.table("router"));
     c.rejectUnknownKeys();
     try {
@@ -122,7 +135,7 @@ public record NodeConfig(
       throw file == null ? e : e.within(file.toString());
     }
     return new NodeConfig(listen, tlsListen, admin, data, ports, apps, drain, loops != null ? loops : Runtime.getRuntime().availableProcessors(), cgroup,
-        allowRoot, createUsers, database, router);
+        allowRoot, createUsers, database, router, budgetInstances == null ? 0 : budgetInstances, budgetMemory == null ? 0 : budgetMemory);
   }
 
   private static Optional<HostPort> tlsAddress(String text) {

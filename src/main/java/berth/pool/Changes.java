@@ -57,7 +57,10 @@ final class Changes {
       new Key("max_requests", App::maxRequests, NUMBER),
       new Key("max_lifetime", App::maxLifetime, DURATION),
       new Key("request_timeout", App::requestTimeout, v -> v == null ? "the router's" : Durations.format((Duration) v)),
-      new Key("max_body_size", App::maxBodySize, SIZE));
+      new Key("max_body_size", App::maxBodySize, SIZE),
+      new Key("min_instances", App::minInstances, String::valueOf),
+      new Key("max_instances", App::maxInstances, String::valueOf),
+      new Key("concurrency", App::concurrency, String::valueOf));
 
   private Changes() {}
 

@@ -16,6 +16,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 
@@ -43,18 +44,29 @@ public final class Pool implements AutoCloseable {
   private final Set<AppPool> deleted = ConcurrentHashMap.newKeySet();
   /** Per app name, for the life of Berth: an app deleted and created again never reuses an instance number. */
   private final Map<String, AtomicInteger> ids = new ConcurrentHashMap<>();
+  private final Budget budget;
 
   public Pool(Supervisor supervisor, Path logDir, InstantSource clock) {
-    this(supervisor, logDir, clock, DEFAULT_DRAIN);
+    this(supervisor, logDir, clock, DEFAULT_DRAIN, 0, 0);
   }
 
-  /** {@code drain}: how long a deleted app's requests in flight may run before its instances are stopped. */
-  public Pool(Supervisor supervisor, Path logDir, InstantSource clock, Duration drain) {
+  /**
+   * {@code drain}: how long a deleted app's requests in flight may run before its instances are stopped;
+   * {@code budgetInstances} and {@code budgetMemory}: the node's budget (0: none), see {@link Budget}.
+   */
+  public Pool(Supervisor supervisor, Path logDir, InstantSource clock, Duration drain, int budgetInstances, long budgetMemory) {
     this.supervisor = supervisor;
     this.logDir = logDir;
     this.clock = clock;
     this.drain = drain;
+    this.budget = new Budget(budgetInstances, budgetMemory, timer);
+    if (budgetMemory > 0) {
+      timer.scheduleWithFixedDelay(budget::sample, MEMORY_SAMPLE.toMillis(), MEMORY_SAMPLE.toMillis(), TimeUnit.MILLISECONDS);
+    }
   }
+
+  /** How often the instances' memory is sampled for {@code budget_memory}. */
+  static final Duration MEMORY_SAMPLE = Duration.ofSeconds(2);
 
   /**
    * Makes the pools match {@code catalog}, live, disturbing only what must be: a new app gets a pool; a changed
@@ -72,7 +84,9 @@ public final class Pool implements AutoCloseable {
       AppPool existing = pools.get(app.name());
       if (existing == null) {
         AtomicInteger next = ids.computeIfAbsent(app.name(), n -> new AtomicInteger(1));
-        pools.put(app.name(), new AppPool(app, supervisor, log(app.name()), clock, timer, next::getAndIncrement));
+        AppPool p = new AppPool(app, supervisor, log(app.name()), clock, timer, budget, next::getAndIncrement);
+        pools.put(app.name(), p);
+        p.warm(); // min_instances start now, without waiting for a request
       } else {
         existing.update(app);
       }
@@ -99,6 +113,11 @@ public final class Pool implements AutoCloseable {
 
   public AppLog log(String app) {
     return logs.computeIfAbsent(app, name -> new AppLog(logDir.resolve(name + ".log")));
+  }
+
+  /** The node's budget now: instances and memory used, their limits, and how many apps wait for room. */
+  public Budget.Use budget() {
+    return budget.use();
   }
 
   public List<AppPool.Status> status() {
@@ -128,12 +147,12 @@ public final class Pool implements AutoCloseable {
   }
 
   /**
-   * Replaces {@code app}'s instance gracefully: a new one starts while the current one serves, takes the
-   * requests once ready, and the old one drains and stops; with none running, starts one. Completes with the
-   * new instance once it serves; fails with {@link Unavailable} (the old instance, if any, keeps serving) or
-   * {@link NoSuchApp}.
+   * Replaces {@code app}'s instances gracefully, one at a time: a new one starts while the old one serves,
+   * takes its share of the requests once ready, and the old one drains and stops; with none running, starts
+   * one. Completes with the new instances once all serve; fails with {@link Unavailable} at the first that does
+   * not start (the roll-out stops; the instances not yet replaced keep serving) or {@link NoSuchApp}.
    */
-  public CompletableFuture<InstanceStatus> restart(String app) {
+  public CompletableFuture<List<InstanceStatus>> restart(String app) {
     return on(app, AppPool::restart);
   }
 

@@ -20,6 +20,9 @@ public final class Unavailable extends RuntimeException {
   /** {@code max_queue} requests already wait for this app. */
   public record QueueFull(int limit) implements Reason {}
 
+  /** The node's budget had no room for an instance within {@code start_timeout}; {@code why} says what is full. */
+  public record NoRoom(String why) implements Reason {}
+
   /** Berth is stopping, or the app was removed. */
   public record Closing(String why) implements Reason {}
 
@@ -55,6 +58,7 @@ public final class Unavailable extends RuntimeException {
       case StartFailed f -> f.retryIn();
       case BackingOff b -> b.retryIn();
       case Closing c -> Duration.ofSeconds(5);
+      case NoRoom n -> Duration.ofSeconds(5);
     };
   }
 
@@ -65,6 +69,7 @@ public final class Unavailable extends RuntimeException {
       case BackingOff b -> "backing off after failing: " + b.last().reason();
       case QueueFull q -> q.limit() + " requests already wait for it to start (max_queue)";
       case Closing c -> c.why();
+      case NoRoom n -> "no room to start it: " + n.why();
     };
   }
 }

@@ -114,6 +114,8 @@ final class ErrorPages {
       case Unavailable.QueueFull(int limit) -> new Page(503, "App busy", app,
           "The app " + app + " is starting and " + limit + " requests already wait for it. Try again shortly.", null, retry);
       case Unavailable.Closing(String why) -> new Page(503, "App unavailable", app, "The app " + app + " is unavailable: " + why + ".", null, retry);
+      case Unavailable.NoRoom(String why) -> new Page(503, "Server full", app,
+          "The app " + app + " could not be started: " + why + ". Try again shortly.", null, retry);
     };
   }
 

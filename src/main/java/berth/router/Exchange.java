@@ -3,6 +3,7 @@ package berth.router;
 import berth.pool.AppPool;
 import berth.pool.Lease;
 import berth.pool.Unavailable;
+import berth.supervisor.Instance;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -122,8 +123,13 @@ final class Exchange {
   // ---- 1. instance: a lease at once if one is ready, else when the app has started
 
   void begin(AppPool pool) {
+    begin(pool, null);
+  }
+
+  /** {@code avoid}: the instance a retry failed on (another one is leased if the app has several). */
+  private void begin(AppPool pool, Instance avoid) {
     this.pool = pool;
-    CompletableFuture<Lease> pending = pool.acquire();
+    CompletableFuture<Lease> pending = pool.acquire(avoid);
     if (pending.isDone()) {
       leased(pending);
     } else {
@@ -522,6 +528,7 @@ final class Exchange {
       app = null;
     }
     cancelAnswerTimer();
+    Instance failed = lease.instance();
     lease.release();
     lease = null;
     if (headSent) { // a repeatable request has no body: only its end to send again
@@ -530,7 +537,7 @@ final class Exchange {
       early = new ArrayDeque<>(1);
       early.add(LastHttpContent.EMPTY_LAST_CONTENT);
     }
-    begin(pool);
+    begin(pool, failed);
   }
 
   private void appBroken(String why) {

@@ -313,13 +313,13 @@ class ApiTest {
     assertThat(started.statusCode()).as(started.body()).isEqualTo(200);
     JsonNode first = json(started).path("instances").get(0);
     assertThat(first.path("state").asText()).isEqualTo("ready");
-    assertThat(first.path("role").asText()).isEqualTo("current");
+    assertThat(first.path("role").asText()).isEqualTo("serving");
     assertThat(first.path("pid").asInt()).isPositive();
 
     HttpResponse<String> restarted = api.send("POST", "/v1/apps/ctl/restart", null, null);
     assertThat(restarted.statusCode()).as(restarted.body()).isEqualTo(200);
     JsonNode current = null;
-    for (JsonNode i : json(restarted).path("instances")) if (i.path("role").asText().equals("current")) current = i;
+    for (JsonNode i : json(restarted).path("instances")) if (i.path("role").asText().equals("serving")) current = i;
     assertThat(current).isNotNull();
     assertThat(current.path("id").asInt()).isGreaterThan(first.path("id").asInt());
     assertThat(current.path("pid").asInt()).isNotEqualTo(first.path("pid").asInt());

@@ -360,7 +360,7 @@ class LiveChangeTest {
     // start: ready without a request
     var started = pool.start("web").get(20, timeout);
     assertThat(started.state()).isEqualTo("ready");
-    assertThat(started.role()).isEqualTo("current");
+    assertThat(started.role()).isEqualTo("serving");
     assertThat(Procs.alive(started.pid())).isTrue();
     assertThat(starts("web")).hasSize(1);
     assertThat(pool.instances("web")).singleElement().satisfies(i -> {
@@ -371,7 +371,7 @@ class LiveChangeTest {
     assertThat(pool.start("web").get(20, timeout).pid()).as("already running: that one").isEqualTo(started.pid());
 
     // restart: a new instance serves; the old one drains and stops
-    var restarted = pool.restart("web").get(20, timeout);
+    var restarted = pool.restart("web").get(20, timeout).getFirst();
     assertThat(restarted.pid()).isNotEqualTo(started.pid());
     assertThat(pid("web.test")).isEqualTo(restarted.pid());
     await().atMost(Duration.ofSeconds(10)).until(() -> !Procs.alive(started.pid()));
@@ -386,7 +386,7 @@ class LiveChangeTest {
     pool.stop("web").get(20, timeout);
 
     // restart with none running starts one
-    assertThat(pool.restart("web").get(20, timeout).state()).isEqualTo("ready");
+    assertThat(pool.restart("web").get(20, timeout).getFirst().state()).isEqualTo("ready");
 
     // failures are values the API can show
     var failed = pool.start("broken").handle((ok, err) -> err).get(20, timeout);

@@ -127,7 +127,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         if url.path == "/sleep":
             time.sleep(int(q["ms"][0]) / 1000)
-            return self.reply({"slept_ms": int(q["ms"][0])})
+            return self.reply({"slept_ms": int(q["ms"][0]), "pid": os.getpid()})
         if url.path == "/die":
             os._exit(7)
         if url.path == "/whoami":

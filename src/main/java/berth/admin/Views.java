@@ -44,6 +44,8 @@ final class Views {
     if (s == null) return a;
     if (s.pid() > 0) a.put("pid", s.pid());
     if (s.port() > 0) a.put("port", s.port());
+    a.put("serving", s.serving());
+    a.put("starting", s.starting());
     a.put("in_flight", s.inFlight());
     a.put("waiting", s.waiting());
     if (s.lastFailure() != null) a.put("last_failure", s.lastFailure().reason());
@@ -53,7 +55,7 @@ final class Views {
     return a;
   }
 
-  /** {@code GET /v1/apps/NAME/instances}: every instance (current, a replacement, retiring ones). */
+  /** {@code GET /v1/apps/NAME/instances}: every instance (serving, starting, a replacement, retiring ones). */
   static ObjectNode instances(String name, List<InstanceStatus> instances) {
     ObjectNode root = NODES.objectNode();
     root.put("app", name);

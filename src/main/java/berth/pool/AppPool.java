@@ -382,8 +382,13 @@ public final class AppPool {
     Instant now = clock.instant();
     while (serving.size() + starting.size() < app.minInstances() && seatWait == null) {
       if (now.isBefore(retryAt)) {
-        if (retryCheck == null || retryCheck.isDone()) {
-          retryCheck = timer.schedule(this::reconcile, Math.max(1, Duration.between(now, retryAt).toMillis()), TimeUnit.MILLISECONDS);
+        if (retryCheck == null) {
+          retryCheck = timer.schedule(() -> {
+            synchronized (this) {
+              retryCheck = null;
+            }
+            reconcile();
+          }, Duration.between(now, retryAt).toMillis() + 1, TimeUnit.MILLISECONDS);
         }
         return;
       }
@@ -747,7 +752,8 @@ public final class AppPool {
 
   /** Marks a serving instance to be replaced (recycling): one at a time, each once its successor is ready. */
   private void renewLocked(Slot s, String why) {
-    if (closed != null || !s.isServing) return;
+    if (closed != null || !s.isServing || s.renew != null) return;
+    log.berth(s.id(), "recycling (" + why + "): it is replaced gracefully, and serves until its successor is ready");
     s.renew = why;
     List<Runnable> after = new ArrayList<>();
     reconcileLocked(after);
@@ -1081,8 +1087,6 @@ public final class AppPool {
   }
 
   private synchronized void recycle(Slot slot, String why) {
-    if (slot.renew != null) return;
-    log.berth(slot.id(), "recycling (" + why + "): it is replaced gracefully, and serves until its successor is ready");
     renewLocked(slot, why);
   }
 

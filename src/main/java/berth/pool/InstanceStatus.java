@@ -9,8 +9,9 @@ import java.time.Instant;
  * @param pid its leader's pid; 0 before it is spawned
  * @param port the port it was given as {@code $PORT}
  * @param state {@code starting}, {@code ready}, {@code stopping} or {@code gone}
- * @param role {@code current} (requests go to it, or wait for it while it starts), {@code replacement} (starting
- *     to take over from current, which serves meanwhile) or {@code retiring} (finishing its requests, then stopped)
+ * @param role {@code serving} (takes requests), {@code starting} (to serve held requests, to scale out, or for
+ *     {@code min_instances}), {@code replacement} (starting to take over from a serving instance, which serves
+ *     meanwhile) or {@code retiring} (finishing its requests, then stopped)
  * @param since when it entered {@code state}
  * @param inFlight requests it is serving now
  * @param requests requests it has been given since it started

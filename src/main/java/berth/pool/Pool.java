@@ -156,7 +156,7 @@ public final class Pool implements AutoCloseable {
     return on(app, AppPool::restart);
   }
 
-  /** {@code app}'s instances now (current, a replacement, retiring ones); throws {@link NoSuchApp}. */
+  /** {@code app}'s instances now (serving, starting, a replacement, retiring ones); throws {@link NoSuchApp}. */
   public List<InstanceStatus> instances(String app) {
     AppPool p = pools.get(app);
     if (p == null) throw new NoSuchApp(app);

@@ -71,12 +71,18 @@ public final class Supervisor {
   private final Account self = Accounts.self();
 
   /**
-   * Node settings about users.
+   * Node settings about users and accounting.
    *
    * @param allowRoot whether an app may run as {@code user = "root"}
    * @param createUsers whether a missing {@code user} is created (system user, own group, home under {@code homes})
+   * @param accountMemory whether every instance's memory is accounted (cgroup memory controller), not only the
+   *     instances of apps with a memory limit: the node's {@code budget_memory} needs every instance's usage
    */
-  public record Policy(boolean allowRoot, boolean createUsers, Path homes) {}
+  public record Policy(boolean allowRoot, boolean createUsers, Path homes, boolean accountMemory) {
+    public Policy(boolean allowRoot, boolean createUsers, Path homes) {
+      this(allowRoot, createUsers, homes, false);
+    }
+  }
 
   /** A supervisor that tracks instances by cgroup when {@code cgroups} is present, else by session. */
   public Supervisor(Ports ports, Optional<CgroupSystem> cgroups, String noCgroupsBecause, Policy policy) {
@@ -269,8 +275,9 @@ public final class Supervisor {
     return new Tree.OfCgroup(cg);
   }
 
-  private static Limits limits(App app) {
-    return new Limits(app.memoryLimit(), app.memoryRecycle() > 0, app.pidsLimit(), app.cpuWeight() == App.DEFAULT_CPU_WEIGHT ? 0 : app.cpuWeight());
+  private Limits limits(App app) {
+    boolean account = app.memoryRecycle() > 0 || policy.accountMemory() && cgroups.map(c -> c.limits("memory")).orElse(false);
+    return new Limits(app.memoryLimit(), account, app.pidsLimit(), app.cpuWeight() == App.DEFAULT_CPU_WEIGHT ? 0 : app.cpuWeight());
   }
 
   /** What {@link #changeLimits} came to. */

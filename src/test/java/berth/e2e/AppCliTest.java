@@ -104,7 +104,7 @@ class AppCliTest {
 
     Result restarted = berth("app", "restart", "blog");
     assertThat(restarted.code()).as(restarted.err()).isZero();
-    assertThat(restarted.out()).containsPattern("blog/i\\d+ +ready +current");
+    assertThat(restarted.out()).containsPattern("blog/i\\d+ +ready +serving");
     Result status = berth("status");
     assertThat(status.code()).isZero();
     assertThat(status.out()).contains("Berth ").contains("store ").containsPattern("blog +running +\\d+ +\\d+");

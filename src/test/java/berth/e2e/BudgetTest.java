@@ -1,0 +1,135 @@
+package berth.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import berth.pool.InstanceStatus;
+import berth.testing.BerthFixture;
+import berth.testing.Http;
+import berth.testing.ProcCgroups;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The node's budget (budget_instances, budget_memory): a start past it stops the least recently used idle
+ * instance of another app, never a busy one; a flood on one app leaves room for another; with nothing to stop,
+ * the request waits and gets 503 with Retry-After. Real Berth, real apps.
+ */
+class BudgetTest {
+  @TempDir Path dir;
+  BerthFixture berth;
+
+  @AfterEach
+  void stop() {
+    if (berth != null) berth.close();
+  }
+
+  private static String app(String name, String extra) {
+    return """
+        [apps.%s]
+        domains = ["%s.test"]
+        command = "@APP@"
+        directory = "app"
+        %s
+        """.formatted(name, name, extra);
+  }
+
+  private List<InstanceStatus> instances(String app) {
+    return berth.berth.pool().instances(app);
+  }
+
+  private static CompletableFuture<HttpResponse<String>> async(BerthFixture b, String host, String path) {
+    return CompletableFuture.supplyAsync(() -> Http.get(b.port(), host, path), r -> Thread.ofVirtual().start(r));
+  }
+
+  @Test
+  void aStartPastTheBudgetStopsTheLeastRecentlyUsedIdleAppNotTheBusyOne() throws Exception {
+    berth = BerthFixture.start(dir, app("a", "") + app("b", "") + app("c", "") + app("d", ""), Map.of("budget_instances", 3));
+    for (String app : List.of("a", "b", "c")) assertThat(Http.get(berth.port(), app + ".test", "/pids").statusCode()).isEqualTo(200);
+    // b is the least recently used, but busy; a is idle and the next least recently used
+    CompletableFuture<HttpResponse<String>> busy = async(berth, "b.test", "/sleep?ms=3000");
+    await().atMost(Duration.ofSeconds(5)).until(() -> instances("b").getFirst().inFlight() == 1);
+    assertThat(Http.get(berth.port(), "c.test", "/pids").statusCode()).isEqualTo(200);
+
+    assertThat(Http.get(berth.port(), "d.test", "/pids").statusCode()).isEqualTo(200);
+    assertThat(busy.get(10, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+    await().atMost(Duration.ofSeconds(5)).until(() -> instances("a").isEmpty());
+    assertThat(instances("b")).hasSize(1);
+    assertThat(instances("c")).hasSize(1);
+    assertThat(berth.berth.pool().budget().instances()).isEqualTo(3);
+    assertThat(berth.log("a")).contains("stopping to make room");
+  }
+
+  @Test
+  void aFloodOnOneAppLeavesRoomForAnother() throws Exception {
+    berth = BerthFixture.start(dir, app("flood", "max_instances = 4\nconcurrency = 1") + app("quiet", ""), Map.of("budget_instances", 2));
+    List<Integer> codes = new CopyOnWriteArrayList<>();
+    AtomicBoolean running = new AtomicBoolean(true);
+    List<Thread> clients = new ArrayList<>();
+    for (int c = 0; c < 6; c++) {
+      clients.add(Thread.ofVirtual().start(() -> {
+        while (running.get()) codes.add(Http.get(berth.port(), "flood.test", "/sleep?ms=200").statusCode());
+      }));
+    }
+    try {
+      await().atMost(Duration.ofSeconds(15)).until(() -> instances("flood").size() == 2);
+      Thread.sleep(500);
+      assertThat(instances("flood")).as("the budget caps the flood").hasSize(2);
+      HttpResponse<String> r = Http.get(berth.port(), "quiet.test", "/pids");
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+      Thread.sleep(500);
+    } finally {
+      running.set(false);
+      for (Thread t : clients) t.join(Duration.ofSeconds(30));
+    }
+    // the flood's newest extra made room and drained: not one of its requests failed
+    assertThat(codes).hasSizeGreaterThan(20).containsOnly(200);
+    assertThat(berth.log("flood")).contains("stopping to make room");
+  }
+
+  @Test
+  void withNothingToStopTheRequestWaitsThenGets503WithRetryAfter() throws Exception {
+    berth = BerthFixture.start(dir, app("a", "") + app("b", "start_timeout = \"1s\""), Map.of("budget_instances", 1));
+    CompletableFuture<HttpResponse<String>> busy = async(berth, "a.test", "/sleep?ms=4000");
+    await().atMost(Duration.ofSeconds(10)).until(() -> !instances("a").isEmpty() && instances("a").getFirst().inFlight() == 1);
+    long t0 = System.nanoTime();
+    HttpResponse<String> r = Http.get(berth.port(), "b.test", "/pids");
+    long waitedMs = (System.nanoTime() - t0) / 1_000_000;
+    assertThat(r.statusCode()).isEqualTo(503);
+    assertThat(r.headers().firstValue("Retry-After")).isPresent();
+    assertThat(r.body()).contains("budget_instances 1");
+    assertThat(waitedMs).as("held for start_timeout").isGreaterThanOrEqualTo(900);
+    assertThat(busy.get(10, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+    // once a is idle, b gets its room by stopping it
+    assertThat(Http.get(berth.port(), "b.test", "/pids").statusCode()).isEqualTo(200);
+    await().atMost(Duration.ofSeconds(5)).until(() -> instances("a").isEmpty());
+  }
+
+  @Test
+  void appsGrowingPastTheMemoryBudgetLoseTheirIdleInstances() throws Exception {
+    ProcCgroups.assumeUsable();
+    berth = BerthFixture.start(dir, app("a", "env = { HOG_MB = \"60\" }") + app("b", "env = { HOG_MB = \"60\" }"),
+        Map.of("budget_memory", "100M"));
+    assertThat(Http.get(berth.port(), "a.test", "/pids").statusCode()).isEqualTo(200);
+    Thread.sleep(100);
+    assertThat(Http.get(berth.port(), "b.test", "/pids").statusCode()).isEqualTo(200);
+    // the memory sample (every 2 s) finds 120M in use: the least recently used idle instance, a's, is stopped
+    await().atMost(Duration.ofSeconds(10)).until(() -> instances("a").isEmpty());
+    assertThat(instances("b")).hasSize(1);
+    assertThat(berth.log("a")).contains("more memory than budget_memory");
+    // a's next start counts what it used before, so b (idle) makes room for it first
+    assertThat(Http.get(berth.port(), "a.test", "/pids").statusCode()).isEqualTo(200);
+    await().atMost(Duration.ofSeconds(5)).until(() -> instances("b").isEmpty());
+  }
+}

@@ -1,0 +1,177 @@
+package berth.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import berth.pool.Change;
+import berth.pool.InstanceStatus;
+import berth.testing.BerthFixture;
+import berth.testing.Http;
+import berth.testing.Procs;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Several instances per app: scale-out at the concurrency target and back when quiet, min_instances kept warm
+ * (and after a crash), rolling restarts and roll-outs of a changed command under load without a failed request,
+ * and a broken new version that leaves the old instances serving. Real Berth, real apps, real load.
+ */
+class ScaleTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  @TempDir Path dir;
+  BerthFixture berth;
+
+  @AfterEach
+  void stop() {
+    if (berth != null) berth.close();
+  }
+
+  private static String web(String command, String extra) {
+    return """
+        [apps.web]
+        domains = ["web.test"]
+        command = "%s"
+        directory = "app"
+        %s
+        """.formatted(command, extra);
+  }
+
+  private List<InstanceStatus> serving() {
+    return berth.berth.pool().instances("web").stream().filter(i -> i.role().equals("serving")).toList();
+  }
+
+  /** Clients looping against web.test until closed: every status code, and every pid that answered. */
+  private final class Load implements AutoCloseable {
+    final List<Integer> codes = new CopyOnWriteArrayList<>();
+    final List<String> failures = new CopyOnWriteArrayList<>();
+    final Set<Long> pids = ConcurrentHashMap.newKeySet();
+    private final AtomicBoolean running = new AtomicBoolean(true);
+    private final List<Thread> threads = new ArrayList<>();
+
+    Load(int clients, String path) {
+      for (int c = 0; c < clients; c++) {
+        threads.add(Thread.ofVirtual().start(() -> {
+          while (running.get()) {
+            HttpResponse<String> r = Http.get(berth.port(), "web.test", path);
+            codes.add(r.statusCode());
+            if (r.statusCode() != 200) {
+              failures.add(r.statusCode() + " " + r.body());
+              continue;
+            }
+            try {
+              pids.add(JSON.readTree(r.body()).get("pid").asLong());
+            } catch (Exception e) {
+              failures.add(r.body());
+            }
+          }
+        }));
+      }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      running.set(false);
+      for (Thread t : threads) t.join(Duration.ofSeconds(70));
+    }
+  }
+
+  @Test
+  void concurrencyTargetStartsMoreInstancesUnderLoadAndTheExtrasStopWhenQuiet() throws Exception {
+    berth = BerthFixture.start(dir, web("@APP@", "max_instances = 3\nconcurrency = 1\nidle_timeout = \"2s\""));
+    Load load = new Load(4, "/sleep?ms=150");
+    try (load) {
+      await().atMost(Duration.ofSeconds(15)).until(() -> serving().size() == 3);
+      Thread.sleep(500);
+    }
+    assertThat(load.failures).isEmpty();
+    assertThat(load.pids).as("every instance got requests").hasSize(3);
+    assertThat(berth.berth.pool().instances("web")).as("never above max_instances").hasSizeLessThanOrEqualTo(3);
+    assertThat(berth.log("web")).contains("scaling out: the requests in flight passed concurrency 1 per instance");
+
+    // one client, one request at a time: it always finds the oldest instance free, so the others go idle
+    long first = serving().getFirst().pid();
+    Load light = new Load(1, "/pids");
+    try (light) {
+      await().atMost(Duration.ofSeconds(15)).until(() -> serving().size() == 1);
+      Thread.sleep(300);
+    }
+    assertThat(light.failures).isEmpty();
+    assertThat(serving().getFirst().pid()).isEqualTo(first);
+    assertThat(light.pids).containsOnly(first);
+    // and, quiet at last, the app scales to zero
+    await().atMost(Duration.ofSeconds(10)).until(() -> berth.berth.pool().instances("web").isEmpty());
+  }
+
+  @Test
+  void minInstancesStartWithBerthAndAgainAfterACrash() throws Exception {
+    berth = BerthFixture.start(dir, web("@APP@", "min_instances = 2\nmax_instances = 2\nidle_timeout = \"1s\""));
+    await().atMost(Duration.ofSeconds(15)).until(() -> serving().size() == 2);
+    Thread.sleep(1500); // idle longer than idle_timeout: still kept
+    assertThat(serving()).hasSize(2);
+
+    int crashed = serving().getFirst().pid();
+    Procs.kill(crashed);
+    await().atMost(Duration.ofSeconds(15)).until(() -> serving().size() == 2 && serving().stream().noneMatch(i -> i.pid() == crashed));
+    assertThat(berth.log("web")).contains("starting to keep min_instances 2");
+
+    // an operator's stop stops them all; the next request brings back the minimum
+    berth.berth.pool().stop("web").get(20, TimeUnit.SECONDS);
+    assertThat(berth.berth.pool().instances("web")).isEmpty();
+    assertThat(Http.get(berth.port(), "web.test", "/pids").statusCode()).isEqualTo(200);
+    await().atMost(Duration.ofSeconds(15)).until(() -> serving().size() == 2);
+  }
+
+  @Test
+  void rollingRestartUnderLoadFailsNoRequest() throws Exception {
+    berth = BerthFixture.start(dir, web("@APP@", "min_instances = 2\nmax_instances = 2\nenv = { START_DELAY_MS = \"400\" }"));
+    await().atMost(Duration.ofSeconds(15)).until(() -> serving().size() == 2);
+    Set<Integer> before = Set.of(serving().get(0).pid(), serving().get(1).pid());
+    Load load = new Load(6, "/sleep?ms=20");
+    List<InstanceStatus> fresh;
+    try (load) {
+      Thread.sleep(300);
+      fresh = berth.berth.pool().restart("web").get(60, TimeUnit.SECONDS);
+      Thread.sleep(300);
+      berth.berth.pool().restart("web").get(60, TimeUnit.SECONDS);
+      Thread.sleep(300);
+    }
+    assertThat(load.failures).isEmpty();
+    assertThat(load.codes).hasSizeGreaterThan(100);
+    assertThat(fresh).hasSize(2).allSatisfy(i -> assertThat(before).doesNotContain(i.pid()));
+    for (int pid : before) await().atMost(Duration.ofSeconds(10)).until(() -> !Procs.alive(pid));
+    assertThat(serving()).hasSize(2);
+    assertThat(load.pids).hasSizeGreaterThanOrEqualTo(6); // two generations after the first
+    // one at a time: never more than one new instance starting next to the two serving
+    assertThat(berth.log("web")).contains("restart asked: replacing 2 instance(s) one at a time");
+  }
+
+  @Test
+  void aBrokenNewVersionStopsTheRollOutAndTheOldInstancesKeepServing() throws Exception {
+    berth = BerthFixture.start(dir, web("@APP@", "min_instances = 2\nmax_instances = 2"));
+    await().atMost(Duration.ofSeconds(15)).until(() -> serving().size() == 2);
+    Set<Integer> before = Set.of(serving().get(0).pid(), serving().get(1).pid());
+    Load load = new Load(3, "/pids");
+    try (load) {
+      berth.apply(web("sleep 0.2; exit 3", "min_instances = 2\nmax_instances = 2"));
+      await().atMost(Duration.ofSeconds(15)).until(() -> berth.berth.pool().get("web").status().change().outcome() == Change.Outcome.FAILED);
+      Thread.sleep(1500); // past the back-off: no new attempt with the same broken settings
+    }
+    assertThat(load.failures).isEmpty();
+    assertThat(serving()).extracting(InstanceStatus::pid).containsExactlyInAnyOrderElementsOf(before);
+    assertThat(load.pids).hasSize(2);
+    assertThat(berth.berth.pool().get("web").status().change().detail()).contains("did not start").contains("keeps serving");
+    assertThat(berth.log("web").split("replacing gracefully", -1)).as("one attempt").hasSize(2);
+  }
+}

@@ -243,7 +243,7 @@ public final class Supervisor {
     Account a = Accounts.user(user).orElse(null);
     if (a == null) {
       if (app.user() == null) {
-        throw new IllegalStateException("user " + user + " (the node's default_user, as the app names no user) does not exist");
+        throw new IllegalStateException("user " + user + " (the default_user of the node config, as the app names none) does not exist");
       }
       if (!policy.createUsers()) {
         throw new IllegalStateException("user " + user + " does not exist (create it, or set create_users = true in the node config)");

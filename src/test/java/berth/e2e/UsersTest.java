@@ -138,7 +138,7 @@ class UsersTest {
     assertThat(Accounts.user("berthtnone")).isEmpty();
     HttpResponse<String> r = Http.get(berth.port(), "plain.test", "/");
     assertThat(r.statusCode()).isEqualTo(503);
-    assertThat(r.body()).contains("user berthtnone (the node's default_user, as the app names no user) does not exist");
+    assertThat(r.body()).contains("user berthtnone (the default_user of the node config, as the app names none) does not exist");
   }
 
   @Test

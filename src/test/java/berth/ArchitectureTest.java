@@ -33,7 +33,7 @@ class ArchitectureTest {
       Map.entry("store", Set.of("apps", "config")),
       Map.entry("admin", Set.of("apps", "config", "logs", "pool", "store", "supervisor")),
       Map.entry("systemd", Set.of()),
-      Map.entry("doctor", Set.of("cgroup", "config")),
+      Map.entry("doctor", Set.of("apps", "cgroup", "config", "users")),
       Map.entry("cli", Set.of("root", "apps", "config", "doctor", "systemd")));
   private static final Pattern IMPORT = Pattern.compile("^import (?:static )?berth\\.(\\w+)\\.?", Pattern.MULTILINE);
 

@@ -422,9 +422,10 @@ public final class Doctor {
     }
   }
 
+  /** A file's text; for /proc/sys files Files.readString trusts a size they do not have and returns a few bytes. */
   private static String read(Path file) {
-    try {
-      return Files.readString(file);
+    try (var in = Files.newInputStream(file)) {
+      return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
     } catch (IOException e) {
       return "";
     }

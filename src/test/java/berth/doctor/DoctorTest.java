@@ -194,7 +194,7 @@ class DoctorTest {
 
   private static String read(String file) {
     try {
-      return Files.readString(Path.of(file));
+      return String.join("\n", Files.readAllLines(Path.of(file)));
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException(e);
     }

@@ -77,6 +77,7 @@ final class NodeFlags {
       case "data" -> "DIR";
       case "apps" -> "FILE";
       case "database" -> "URL";
+      case "default_user" -> "USER";
       default -> key.kind() instanceof Kind.Whole ? "N" : key.kind().describe().startsWith("duration") ? "DURATION" : "VALUE";
     };
   }

@@ -72,7 +72,8 @@ public final class Berth implements AutoCloseable {
       LOG.warn("cgroups unavailable ({}): instances are tracked by session, and memory_limit, pids_limit and cpu_weight cannot be used", whyNot);
     }
     Supervisor supervisor = new Supervisor(new Ports(config.ports()), cgroups, whyNot.toString(),
-        new Supervisor.Policy(config.allowRoot(), config.createUsers(), config.dataDir().toAbsolutePath().resolve("home"), config.budgetMemory() > 0));
+        new Supervisor.Policy(config.allowRoot(), config.createUsers(), config.dataDir().toAbsolutePath().resolve("home"),
+            config.defaultUser(), config.budgetMemory() > 0));
     int leftovers = supervisor.stopLeftovers(catalog::app);
     if (leftovers > 0) LOG.warn("stopped {} instance(s) left running by an earlier run of Berth", leftovers);
     this.pool = new Pool(supervisor, config.dataDir().resolve("logs"), Clock.systemUTC(), config.drainTimeout(), config.budgetInstances(), config.budgetMemory());
@@ -145,6 +146,24 @@ public final class Berth implements AutoCloseable {
       String where = String.join(", ", files.stream().map(String::valueOf).toList());
       throw ConfigException.at(e.field(), e.getMessage() + " (an app in the store that the apps files do not define)").within(where);
     }
+  }
+
+  /**
+   * What a reload changed: the apps files were read again and applied ({@code apps} of them), and the node keys
+   * that differ from those Berth started with but need a restart to take effect, by name.
+   */
+  public record Reload(int apps, List<String> needRestart) {}
+
+  /**
+   * Reads the node config's apps files again and applies them into the store as at start (created or updated;
+   * apps they do not name are left alone), live. The other node keys are fixed for the life of the process (they
+   * bind sockets, size thread pools, open the store): those that differ in {@code next} are returned, not
+   * applied. A bad apps file throws {@link ConfigException} before anything is written.
+   */
+  public synchronized Reload reload(NodeConfig next) {
+    Catalog fromFiles = AppsFile.load(next.appFiles());
+    applyFiles(store, fromFiles, next.appFiles());
+    return new Reload(fromFiles.apps().size(), config.changedKeys(next).stream().filter(k -> !k.equals(NodeConfig.APPS.name())).toList());
   }
 
   /** The store of apps: writes to it apply live (the pool and the router follow every committed change). */

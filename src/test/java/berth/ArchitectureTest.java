@@ -32,7 +32,9 @@ class ArchitectureTest {
       Map.entry("tls", Set.of()),
       Map.entry("store", Set.of("apps", "config")),
       Map.entry("admin", Set.of("apps", "config", "logs", "pool", "store", "supervisor")),
-      Map.entry("cli", Set.of("root", "apps", "config")));
+      Map.entry("systemd", Set.of()),
+      Map.entry("doctor", Set.of("apps", "cgroup", "config", "users")),
+      Map.entry("cli", Set.of("root", "apps", "config", "doctor", "systemd")));
   private static final Pattern IMPORT = Pattern.compile("^import (?:static )?berth\\.(\\w+)\\.?", Pattern.MULTILINE);
 
   @Test

@@ -60,7 +60,7 @@ public final class CgroupSystem implements AutoCloseable {
   }
 
   /** A mounted hierarchy and Berth's own cgroup in it. */
-  record Hierarchy(Path mount, boolean v2, List<String> controllers, String own) {}
+  public record Hierarchy(Path mount, boolean v2, List<String> controllers, String own) {}
 
   /**
    * Opens Berth's part of the cgroup tree (creating its directories), or says why it cannot: not root, no
@@ -75,6 +75,7 @@ public final class CgroupSystem implements AutoCloseable {
     try {
       List<Hierarchy> all = hierarchies();
       Hierarchy v2 = useV2 ? all.stream().filter(Hierarchy::v2).findFirst().orElse(null) : null;
+      if (v2 != null) v2 = delegated(v2, name);
       Map<String, Hierarchy> v1 = new HashMap<>();
       for (Hierarchy h : all) {
         if (!h.v2()) h.controllers().forEach(c -> v1.putIfAbsent(c, h));
@@ -118,6 +119,39 @@ public final class CgroupSystem implements AutoCloseable {
       whyNot.append(e.getMessage() == null ? e.toString() : e.getMessage());
       return Optional.empty();
     }
+  }
+
+  /** The leaf cgroup Berth moves itself into when its cgroup is delegated to it (see {@link #delegated}). */
+  public static final String LEAF = "supervisor";
+
+  /**
+   * Berth's cgroup v2 as a delegated subtree: where a service manager gave Berth a cgroup of its own (systemd's
+   * {@code Delegate=yes}: {@code /system.slice/berth.service}, with nothing but Berth in it), Berth moves itself
+   * into the leaf {@code <own>/supervisor} and puts its directory beside it, {@code <own>/<name>}. cgroup v2
+   * enables controllers for children only in a cgroup without processes of its own ("no internal processes"), so
+   * with Berth still in {@code <own>} the memory, pids and cpu controllers could not reach the instances. This is
+   * the layout systemd documents for delegation ({@code DelegateSubgroup=supervisor} in systemd 254+ does the move
+   * itself, and is recognised: Berth already in a leaf named {@code supervisor} stays there).
+   *
+   * <p>Left as it is: the root cgroup (a container, where the rule does not apply), and a cgroup shared with other
+   * processes (a login session), which is not Berth's to rearrange.
+   */
+  static Hierarchy delegated(Hierarchy v2, String name) throws IOException {
+    if (v2.own().equals("/") || name.equals(LEAF)) return v2;
+    Path own = v2.mount().resolve(v2.own().substring(1));
+    if (own.getFileName().toString().equals(LEAF)) {
+      String parent = v2.own().substring(0, v2.own().lastIndexOf('/'));
+      return new Hierarchy(v2.mount(), true, v2.controllers(), parent.isEmpty() ? "/" : parent);
+    }
+    String self = Long.toString(ProcessHandle.current().pid());
+    List<String> procs = Files.readAllLines(own.resolve("cgroup.procs")).stream().map(String::strip).filter(l -> !l.isEmpty()).toList();
+    if (!procs.equals(List.of(self))) return v2;
+    Path leaf = own.resolve(LEAF);
+    Files.createDirectories(leaf);
+    // cgroup.procs moves the whole process, every thread
+    Files.writeString(leaf.resolve("cgroup.procs"), self);
+    LOG.info("cgroup {} is Berth's alone: moved Berth into {}, its instances go into {}", own, leaf, own.resolve(name));
+    return v2;
   }
 
   /** For Berth's log: what is used, e.g. "tracking cgroup v2 at /sys/fs/cgroup/unified/berth; limits v1 memory, pids, cpu". */
@@ -401,7 +435,7 @@ public final class CgroupSystem implements AutoCloseable {
   }
 
   /** The mounted cgroup hierarchies and Berth's own cgroup in each. */
-  static List<Hierarchy> hierarchies() throws IOException {
+  public static List<Hierarchy> hierarchies() throws IOException {
     Map<String, String> own = new HashMap<>(); // "0" or controller list → path
     for (String line : Files.readAllLines(Path.of("/proc/self/cgroup"))) {
       String[] f = line.split(":", 3);

@@ -5,16 +5,17 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * {@code berth}: the one binary for the server ({@code serve}, {@code check}) and for talking to a running one
+ * {@code berth}: the one binary for the server ({@code serve}, {@code check}, {@code doctor}) and for talking to a running one
  * through its admin API ({@code app}, {@code logs}, {@code status}, {@code apply}, {@code export}).
  */
 @Command(name = "berth", mixinStandardHelpOptions = true, version = "berth " + Berth.VERSION,
     description = "Hosts many web apps on one machine: routes HTTP by host name, starts apps on their first request, stops them when idle.",
-    subcommands = {ServeCommand.class, CheckCommand.class, AppCommand.class, LogsCommand.class, StatusCommand.class, ApplyCommand.class,
+    subcommands = {ServeCommand.class, CheckCommand.class, DoctorCommand.class, AppCommand.class, LogsCommand.class, StatusCommand.class, ApplyCommand.class,
         ExportCommand.class, CompletionCommand.class},
     footerHeading = "%nExamples:%n",
     footer = {
         "  berth serve --apps apps.toml               run Berth (data in ./var)",
+        "  sudo berth doctor                          is this machine ready for Berth? what to fix",
         "  berth app create blog --domain blog.localhost --command 'exec python3 -m http.server $PORT --bind $HOST'",
         "  berth status                               the apps of the Berth whose data is in ./var",
         "  berth logs blog -f",

@@ -20,7 +20,7 @@ final class ClientOptions {
       description = "Data directory of the Berth to talk to, as given to serve (default ./var); its admin.url and admin.token are used.")
   Path data;
 
-  @Option(names = "--config", paramLabel = "FILE", description = "The node config file the Berth was started with: its data directory is used.")
+  @Option(names = "--config", paramLabel = "FILE", description = "The node config file the Berth was started with: its data directory is used (default: $BERTH_CONFIG).")
   Path config;
 
   @Option(names = "--json", description = "Print the API's JSON instead of tables.")
@@ -28,9 +28,10 @@ final class ClientOptions {
 
   Path dataDir() {
     if (data != null) return data;
-    if (config == null) return Path.of("var");
+    Path file = NodeFlags.configFile(config);
+    if (file == null) return Path.of("var");
     try {
-      return NodeConfig.load(config, JsonNodeFactory.instance.objectNode()).dataDir();
+      return NodeConfig.load(file, JsonNodeFactory.instance.objectNode()).dataDir();
     } catch (ConfigException e) {
       throw new CliFailure(ExitCode.USAGE, "invalid node config, cannot find the data directory:\n  " + e.getMessage().replace("\n", "\n  "));
     }

@@ -19,8 +19,19 @@ import picocli.CommandLine.Spec;
  * one parser checks both.
  */
 final class NodeFlags {
-  @Option(names = "--config", paramLabel = "FILE", description = "Node config file (TOML) with the keys below; flags win over it.")
+  @Option(names = "--config", paramLabel = "FILE", description = "Node config file (TOML) with the keys below; flags win over it (default: $BERTH_CONFIG, which the package's berth sets to /etc/berth/berth.toml).")
   Path config;
+
+  /** The node config file: {@code --config}, else {@code BERTH_CONFIG} when set and not empty, else none. */
+  Path config() {
+    return configFile(config);
+  }
+
+  static Path configFile(Path flag) {
+    if (flag != null) return flag;
+    String env = System.getenv("BERTH_CONFIG");
+    return env == null || env.isBlank() ? null : Path.of(env);
+  }
 
   private CommandSpec command;
 
@@ -66,6 +77,7 @@ final class NodeFlags {
       case "data" -> "DIR";
       case "apps" -> "FILE";
       case "database" -> "URL";
+      case "default_user" -> "USER";
       default -> key.kind() instanceof Kind.Whole ? "N" : key.kind().describe().startsWith("duration") ? "DURATION" : "VALUE";
     };
   }

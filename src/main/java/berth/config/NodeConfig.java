@@ -22,6 +22,7 @@ import java.util.Optional;
  * @param cgroup {@code cgroup}; {@code off} tracks instances by session only, without limits
  * @param allowRoot {@code allow_root}
  * @param createUsers {@code create_users}
+ * @param defaultUser {@code default_user}: the user an app that names none runs as when Berth is root; null: Berth's own
  * @param database {@code database}: a JDBC URL, or null for the embedded SQLite file (see {@link #databaseUrl()})
  * @param budgetInstances {@code budget_instances}, 0 for none
  * @param budgetMemory {@code budget_memory} in bytes, 0 for none
@@ -32,6 +33,7 @@ public record NodeConfig(
     String cgroup,
     boolean allowRoot,
     boolean createUsers,
+    String defaultUser,
     String database,
     RouterConfig router,
     int budgetInstances,
@@ -69,6 +71,8 @@ public record NodeConfig(
       "whether an app may say `user = \"root\"`");
   public static final Key<Boolean> CREATE_USERS = Key.of("create_users", Kind.flag(), false, "",
       "create an app's missing `user` as a system user (own group, home under `DATA/home/`)");
+  public static final Key<String> DEFAULT_USER = Key.described("default_user", Kind.text("user name", NodeConfig::accountName), "Berth's user", "",
+      "the Unix user an app without `user` runs as when Berth is root (the package sets `berth`), so that no app runs as root unless it says so");
   public static final Key<String> DATABASE = Key.described("database", Kind.text("JDBC URL", NodeConfig::checkDatabaseUrl), "SQLite in `DATA/berth.db`", "",
       "where apps are stored: `jdbc:postgresql://HOST[:PORT]/DB?user=U&password=P`, or `jdbc:sqlite:FILE`; migrations run at start");
 
@@ -81,7 +85,7 @@ public record NodeConfig(
 
   /** Every node key, in the order docs and {@code --help} show them. */
   public static final List<Key<?>> KEYS = List.of(LISTEN, TLS_LISTEN, ADMIN, DATA, PORTS, APPS, DRAIN_TIMEOUT, EVENT_LOOPS, CGROUP, ALLOW_ROOT, CREATE_USERS,
-      DATABASE, BUDGET_INSTANCES, BUDGET_MEMORY);
+      DEFAULT_USER, DATABASE, BUDGET_INSTANCES, BUDGET_MEMORY);
 
   /** The JDBC URL of the store: {@link #database} when given, else the SQLite file in the data directory. */
   public String databaseUrl() {
@@ -124,6 +128,7 @@ public record NodeConfig(
     String cgroup = CGROUP.read(c);
     boolean allowRoot = ALLOW_ROOT.read(c);
     boolean createUsers = CREATE_USERS.read(c);
+    String defaultUser = DEFAULT_USER.read(c);
     String database = DATABASE.read(c);
     Integer budgetInstances = BUDGET_INSTANCES.read(c);
     Long budgetMemory = BUDGET_MEMORY.read(c);
@@ -135,7 +140,32 @@ public record NodeConfig(
       throw file == null ? e : e.within(file.toString());
     }
     return new NodeConfig(listen, tlsListen, admin, data, ports, apps, drain, loops != null ? loops : Runtime.getRuntime().availableProcessors(), cgroup,
-        allowRoot, createUsers, database, router, budgetInstances == null ? 0 : budgetInstances, budgetMemory == null ? 0 : budgetMemory);
+        allowRoot, createUsers, defaultUser, database, router, budgetInstances == null ? 0 : budgetInstances, budgetMemory == null ? 0 : budgetMemory);
+  }
+
+  /**
+   * The keys whose values differ between this config and {@code other}, by name ({@code router} for any key of
+   * the {@code [router]} table), in the order of {@link #KEYS}: what a reload compares.
+   */
+  public List<String> changedKeys(NodeConfig other) {
+    List<String> out = new java.util.ArrayList<>();
+    if (!listen.equals(other.listen)) out.add(LISTEN.name());
+    if (!tlsListen.equals(other.tlsListen)) out.add(TLS_LISTEN.name());
+    if (!admin.equals(other.admin)) out.add(ADMIN.name());
+    if (!dataDir.equals(other.dataDir)) out.add(DATA.name());
+    if (!ports.equals(other.ports)) out.add(PORTS.name());
+    if (!appFiles.equals(other.appFiles)) out.add(APPS.name());
+    if (!drainTimeout.equals(other.drainTimeout)) out.add(DRAIN_TIMEOUT.name());
+    if (eventLoops != other.eventLoops) out.add(EVENT_LOOPS.name());
+    if (!cgroup.equals(other.cgroup)) out.add(CGROUP.name());
+    if (allowRoot != other.allowRoot) out.add(ALLOW_ROOT.name());
+    if (createUsers != other.createUsers) out.add(CREATE_USERS.name());
+    if (!java.util.Objects.equals(defaultUser, other.defaultUser)) out.add(DEFAULT_USER.name());
+    if (!databaseUrl().equals(other.databaseUrl())) out.add(DATABASE.name());
+    if (!router.equals(other.router)) out.add("router");
+    if (budgetInstances != other.budgetInstances) out.add(BUDGET_INSTANCES.name());
+    if (budgetMemory != other.budgetMemory) out.add(BUDGET_MEMORY.name());
+    return out;
   }
 
   private static Optional<HostPort> tlsAddress(String text) {
@@ -149,6 +179,13 @@ public record NodeConfig(
   private static String nonEmpty(String s) {
     if (s.isBlank()) throw new IllegalArgumentException("\"\" is not a path");
     return s;
+  }
+
+  private static String accountName(String name) {
+    if (!name.matches("[a-z_][a-z0-9_-]{0,31}\\$?")) {
+      throw new IllegalArgumentException(Durations.quote(name) + " is not a user name (expected lowercase letters, digits, _ and -, at most 32)");
+    }
+    return name;
   }
 
   private static String cgroupName(String name) {

@@ -75,12 +75,14 @@ public final class Supervisor {
    *
    * @param allowRoot whether an app may run as {@code user = "root"}
    * @param createUsers whether a missing {@code user} is created (system user, own group, home under {@code homes})
+   * @param defaultUser the user an app that names none runs as when Berth is root; null: Berth's own user
    * @param accountMemory whether every instance's memory is accounted (cgroup memory controller), not only the
    *     instances of apps with a memory limit: the node's {@code budget_memory} needs every instance's usage
    */
-  public record Policy(boolean allowRoot, boolean createUsers, Path homes, boolean accountMemory) {
+  public record Policy(boolean allowRoot, boolean createUsers, Path homes, String defaultUser, boolean accountMemory) {
+    /** Apps that name no user run as Berth's own; memory is accounted only where a limit asks. */
     public Policy(boolean allowRoot, boolean createUsers, Path homes) {
-      this(allowRoot, createUsers, homes, false);
+      this(allowRoot, createUsers, homes, null, false);
     }
   }
 
@@ -229,25 +231,30 @@ public final class Supervisor {
    * run as the user it names.
    */
   private Account account(App app) throws IOException {
-    if (app.user() == null) {
+    // as root, an app that names no user runs as the node's default_user (the package's "berth"), when there is one
+    String user = app.user() != null ? app.user() : self.root() ? policy.defaultUser() : null;
+    if (user == null) {
       if (app.group() != null) throw new IllegalStateException("group " + app.group() + " needs a user as well");
       return null;
     }
     if (!self.root()) {
-      if (app.user().equals(self.name())) return null;
-      throw new IllegalStateException("user " + app.user() + ": Berth runs as " + self.name() + ", not root, so apps can only run as "
+      if (user.equals(self.name())) return null;
+      throw new IllegalStateException("user " + user + ": Berth runs as " + self.name() + ", not root, so apps can only run as "
           + self.name());
     }
-    Account a = Accounts.user(app.user()).orElse(null);
+    Account a = Accounts.user(user).orElse(null);
     if (a == null) {
-      if (!policy.createUsers()) {
-        throw new IllegalStateException("user " + app.user() + " does not exist (create it, or set create_users = true in the node config)");
+      if (app.user() == null) {
+        throw new IllegalStateException("user " + user + " (the default_user of the node config, as the app names none) does not exist");
       }
-      a = Accounts.create(app.user(), policy.homes().resolve(app.user()));
+      if (!policy.createUsers()) {
+        throw new IllegalStateException("user " + user + " does not exist (create it, or set create_users = true in the node config)");
+      }
+      a = Accounts.create(user, policy.homes().resolve(user));
       LOG.info("created system user {} (uid {}) for app {}", a.name(), a.uid(), app.name());
     }
     if (a.root() && !policy.allowRoot()) {
-      throw new IllegalStateException("user " + app.user() + " is root, which the node config does not allow (allow_root = true would)");
+      throw new IllegalStateException("user " + user + " is root, which the node config does not allow (allow_root = true would)");
     }
     if (app.group() != null) {
       int gid = Accounts.group(app.group()).orElseThrow(() -> new IllegalStateException("group " + app.group() + " does not exist"));

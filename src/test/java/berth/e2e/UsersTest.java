@@ -108,6 +108,40 @@ class UsersTest {
   }
 
   @Test
+  void anAppThatNamesNoUserRunsAsTheNodesDefaultUserAndOneThatDoesAsItsOwn() throws Exception {
+    berth = berth("""
+        [apps.plain]
+        domains = ["plain.test"]
+        command = "exec @PY@ testapp.py"
+        directory = "@ROOT@/berthta"
+
+        [apps.b]
+        domains = ["b.test"]
+        command = "exec @PY@ testapp.py"
+        directory = "@ROOT@/berthtb"
+        user = "berthtb"
+        """, Map.of("default_user", A));
+    JsonNode plain = JSON.readTree(Http.get(berth.port(), "plain.test", "/whoami").body());
+    assertThat(plain.get("uid").asInt()).isEqualTo(a.uid());
+    assertThat(plain.at("/env/USER").asText()).isEqualTo(A);
+    assertThat(JSON.readTree(Http.get(berth.port(), "b.test", "/whoami").body()).get("uid").asInt()).isEqualTo(b.uid());
+  }
+
+  @Test
+  void aDefaultUserThatDoesNotExistIsNamedInTheStartFailure() throws Exception {
+    berth = berth("""
+        [apps.plain]
+        domains = ["plain.test"]
+        command = "exec @PY@ testapp.py"
+        directory = "@ROOT@/berthta"
+        """, Map.of("default_user", "berthtnone"));
+    assertThat(Accounts.user("berthtnone")).isEmpty();
+    HttpResponse<String> r = Http.get(berth.port(), "plain.test", "/");
+    assertThat(r.statusCode()).isEqualTo(503);
+    assertThat(r.body()).contains("user berthtnone (the default_user of the node config, as the app names none) does not exist");
+  }
+
+  @Test
   void appOfUserACannotReadBsFilesNorSignalBsProcesses() throws Exception {
     berth = berth(APPS, Map.of());
     int bPid = JSON.readTree(Http.get(berth.port(), "b.test", "/pids").body()).get("pid").asInt();

@@ -20,10 +20,13 @@ public final class BerthFixture implements AutoCloseable {
   private static final java.util.concurrent.atomic.AtomicInteger FIXTURES = new java.util.concurrent.atomic.AtomicInteger();
   public final Path dir;
   public final Berth berth;
+  /** The node config keys it was started with, as flags (for a reload with some changed). */
+  public final ObjectNode flags;
 
-  private BerthFixture(Path dir, Berth berth) {
+  private BerthFixture(Path dir, Berth berth, ObjectNode flags) {
     this.dir = dir;
     this.berth = berth;
+    this.flags = flags;
   }
 
   public static BerthFixture start(Path dir, String appsToml) {
@@ -52,7 +55,7 @@ public final class BerthFixture implements AutoCloseable {
     flags.putArray("apps").add(dir.resolve("apps.toml").toString());
     // strings, booleans, and maps for tables such as [router]
     node.forEach((k, v) -> flags.set(k, new com.fasterxml.jackson.databind.ObjectMapper().valueToTree(v)));
-    return new BerthFixture(dir, Berth.start(NodeConfig.load(null, flags)));
+    return new BerthFixture(dir, Berth.start(NodeConfig.load(null, flags)), flags);
   }
 
   private long version = 1;

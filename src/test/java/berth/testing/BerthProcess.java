@@ -44,9 +44,15 @@ public final class BerthProcess implements AutoCloseable {
 
   /** Starts {@code serve} with the apps file {@code apps} and the given JVM options; waits until it listens. */
   public static BerthProcess start(Path dir, Path apps, List<String> jvmOptions, String... serveArgs) throws IOException {
-    List<String> cmd = commandLine(jvmOptions, "serve",
+    return start(List.of(), dir, apps, jvmOptions, serveArgs);
+  }
+
+  /** As {@link #start(Path, Path, List, String...)}, the command line run by {@code wrapper} (e.g. a shell that joins a cgroup first). */
+  public static BerthProcess start(List<String> wrapper, Path dir, Path apps, List<String> jvmOptions, String... serveArgs) throws IOException {
+    List<String> cmd = new ArrayList<>(wrapper);
+    cmd.addAll(commandLine(jvmOptions, "serve",
         "--apps", apps.toString(), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
-        "--data", dir.resolve("data").toString(), "--ports", TestPorts.range(1));
+        "--data", dir.resolve("data").toString(), "--ports", TestPorts.range(1)));
     cmd.addAll(List.of("--cgroup", "berth-test-" + ProcessHandle.current().pid() + "-sub"));
     if (!List.of(serveArgs).contains("--tls-listen")) cmd.addAll(List.of("--tls-listen", "127.0.0.1:0"));
     cmd.addAll(List.of(serveArgs));

@@ -174,4 +174,27 @@ class ScaleTest {
     assertThat(berth.berth.pool().get("web").status().change().detail()).contains("did not start").contains("keeps serving");
     assertThat(berth.log("web").split("replacing gracefully", -1)).as("one attempt").hasSize(2);
   }
+
+  @Test
+  void instancesKilledAtRandomUnderLoadFailNoIdempotentRequest() throws Exception {
+    berth = BerthFixture.start(dir, web("@APP@", "min_instances = 3\nmax_instances = 3"));
+    await().atMost(Duration.ofSeconds(15)).until(() -> serving().size() == 3);
+    java.util.Random random = new java.util.Random(42);
+    Set<Integer> killed = new java.util.HashSet<>();
+    Load load = new Load(6, "/sleep?ms=30");
+    try (load) {
+      for (int k = 0; k < 4; k++) {
+        Thread.sleep(1000);
+        List<InstanceStatus> now = serving();
+        if (now.size() < 2) continue; // keep one serving: this is about retries, not about an app with none
+        int pid = now.get(random.nextInt(now.size())).pid();
+        killed.add(pid);
+        Procs.kill(pid);
+      }
+      Thread.sleep(400);
+    }
+    assertThat(killed).hasSizeGreaterThanOrEqualTo(2);
+    assertThat(load.failures).as("a request on a killed instance is retried once on another").isEmpty();
+    assertThat(load.codes).hasSizeGreaterThan(100);
+  }
 }

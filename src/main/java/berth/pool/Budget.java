@@ -37,8 +37,8 @@ public final class Budget {
 
   // guarded by this
   private final Set<Seat> seats = new LinkedHashSet<>();
-  /** Pools waiting for a seat, first come first served; each at most once. */
-  private final LinkedHashMap<AppPool, Boolean> waiting = new LinkedHashMap<>();
+  /** Pools waiting for a seat, first come first served; each at most once, with what its app expects to use. */
+  private final LinkedHashMap<AppPool, Want> waiting = new LinkedHashMap<>();
   /** Seats whose instance is being stopped to make room. */
   private final Set<Seat> evicting = new LinkedHashSet<>();
   /** Per app, the most memory one of its instances used. */
@@ -61,6 +61,9 @@ public final class Budget {
       this.memory = memory;
     }
   }
+
+  /** A waiting pool's app, as it asked (read without the pool's lock: the budget never takes it). */
+  private record Want(String app, long memoryLimit) {}
 
   /** What the budget holds now, for status pages and metrics. */
   public record Use(int instances, int maxInstances, long memory, long maxMemory, int waiting) {}
@@ -92,7 +95,7 @@ public final class Budget {
       if (!queuedAhead) makeRoom(pool, /* preempt= */ false); // the next scale-up may find a seat
       return null;
     }
-    waiting.putIfAbsent(pool, Boolean.TRUE);
+    waiting.putIfAbsent(pool, new Want(app, memoryLimit));
     makeRoom(pool, /* preempt= */ true);
     return null;
   }
@@ -122,13 +125,13 @@ public final class Budget {
   private void grant() {
     List<Map.Entry<AppPool, Seat>> granted = new ArrayList<>();
     synchronized (this) {
-      var it = waiting.keySet().iterator();
+      var it = waiting.entrySet().iterator();
       while (it.hasNext()) {
-        AppPool p = it.next();
-        long expected = expected(p.app().name(), p.app().memoryLimit());
+        var w = it.next();
+        long expected = expected(w.getValue().app(), w.getValue().memoryLimit());
         if (!fits(expected)) break;
         it.remove();
-        granted.add(Map.entry(p, seat(p, p.app().name(), expected)));
+        granted.add(Map.entry(w.getKey(), seat(w.getKey(), w.getValue().app(), expected)));
       }
       if (!waiting.isEmpty()) makeRoom(null, true);
     }

@@ -27,6 +27,9 @@ import java.util.List;
  * @param readyPath {@code ready_path}
  * @param user {@code user}
  * @param group {@code group}
+ * @param requestTimeout {@code request_timeout}; null for the router's
+ * @param maxBodySize {@code max_body_size} in bytes
+ * @param nodes {@code nodes}: how many nodes of a cluster own the app (1 without a cluster)
  */
 public record App(
     String name,
@@ -47,13 +50,15 @@ public record App(
     String user,
     String group,
     Duration requestTimeout,
-    long maxBodySize) {
+    long maxBodySize,
+    int nodes) {
 
   public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofMinutes(5);
   public static final Duration DEFAULT_START_TIMEOUT = Duration.ofSeconds(60);
   public static final Duration DEFAULT_STOP_TIMEOUT = Duration.ofSeconds(10);
   public static final int DEFAULT_MAX_QUEUE = 100;
   public static final int DEFAULT_CPU_WEIGHT = 100;
+  public static final int DEFAULT_NODES = 1;
 
   /** Whether this app asks for limits (or memory accounting) that only cgroups can give. */
   public boolean limited() {
@@ -62,5 +67,13 @@ public record App(
 
   public App {
     domains = List.copyOf(domains);
+  }
+
+  /** An app owned by one node (the {@code nodes} key at its default). */
+  public App(String name, List<String> domains, Launch launch, Duration idleTimeout, Duration startTimeout, Duration stopTimeout,
+      StopSignal stopSignal, int maxQueue, long memoryLimit, int pidsLimit, int cpuWeight, long memoryRecycle, long maxRequests,
+      Duration maxLifetime, String readyPath, String user, String group, Duration requestTimeout, long maxBodySize) {
+    this(name, domains, launch, idleTimeout, startTimeout, stopTimeout, stopSignal, maxQueue, memoryLimit, pidsLimit, cpuWeight, memoryRecycle,
+        maxRequests, maxLifetime, readyPath, user, group, requestTimeout, maxBodySize, DEFAULT_NODES);
   }
 }

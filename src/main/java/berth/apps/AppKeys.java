@@ -83,10 +83,13 @@ public final class AppKeys {
   public static final Key<Long> MAX_BODY_SIZE = Key.described("max_body_size", Kind.size(1), "none", "",
       "a larger request body gets 413 (a declared Content-Length before anything reaches the app; a chunked body when it grows past it)");
 
+  public static final Key<Integer> NODES = Key.of("nodes", Kind.whole(1, 1000), App.DEFAULT_NODES, "nodes",
+      "in a cluster, how many nodes run the app (its owners: chosen among the live nodes by rendezvous hashing, weighted by `node_capacity`); a request reaching another node is forwarded to an owner; all nodes when fewer are live; without `cluster`, the one node");
+
   /** Every app key, in the order of the canonical JSON and docs/CONFIG.md. */
   public static final List<Key<?>> ALL = List.of(NAME, DOMAINS, COMMAND, DIRECTORY, ENV, IDLE_TIMEOUT, START_TIMEOUT, STOP_TIMEOUT,
       STOP_SIGNAL, MAX_QUEUE, READY_PATH, USER, GROUP, MEMORY_LIMIT, MEMORY_RECYCLE, PIDS_LIMIT, CPU_WEIGHT, MAX_REQUESTS, MAX_LIFETIME,
-      REQUEST_TIMEOUT, MAX_BODY_SIZE);
+      REQUEST_TIMEOUT, MAX_BODY_SIZE, NODES);
 
   private AppKeys() {}
 
@@ -114,6 +117,7 @@ public final class AppKeys {
     o.set(MAX_LIFETIME.name(), MAX_LIFETIME.write(app.maxLifetime().isZero() ? null : app.maxLifetime()));
     o.set(REQUEST_TIMEOUT.name(), REQUEST_TIMEOUT.write(app.requestTimeout()));
     o.set(MAX_BODY_SIZE.name(), MAX_BODY_SIZE.write(app.maxBodySize() == 0 ? null : app.maxBodySize()));
+    o.set(NODES.name(), NODES.write(app.nodes()));
     return o;
   }
 
@@ -176,6 +180,7 @@ public final class AppKeys {
     Duration maxLifetime = MAX_LIFETIME.read(c);
     Duration requestTimeout = REQUEST_TIMEOUT.read(c);
     long maxBodySize = orZero(MAX_BODY_SIZE.read(c));
+    int nodes = NODES.read(c);
     c.rejectUnknownKeys();
 
     if (memoryRecycle > 0 && memoryLimit > 0 && memoryRecycle >= memoryLimit) {
@@ -196,7 +201,7 @@ public final class AppKeys {
     }
     if (c.problems().size() > before) return null;
     return new App(name, domains, new Launch(command, directory, env), idle, start, stop, signal, maxQueue, memoryLimit, pidsLimit, cpuWeight,
-        memoryRecycle, maxRequests, maxLifetime == null ? Duration.ZERO : maxLifetime, readyPath, user, group, requestTimeout, maxBodySize);
+        memoryRecycle, maxRequests, maxLifetime == null ? Duration.ZERO : maxLifetime, readyPath, user, group, requestTimeout, maxBodySize, nodes);
   }
 
   /** The absolute, normalized working directory, as {@code origin} reads it; null (with the problem) if there is none. */

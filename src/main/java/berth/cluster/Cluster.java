@@ -380,7 +380,7 @@ public final class Cluster implements AutoCloseable {
   private Placement build() {
     List<Node> candidates = new ArrayList<>();
     for (Node n : live.values()) {
-      if (!suspects.containsKey(n.name())) candidates.add(n);
+      if (!suspects.containsKey(n.name()) && !(left && n.name().equals(name))) candidates.add(n);
     }
     return new Placement(name, candidates, replicas, secret);
   }

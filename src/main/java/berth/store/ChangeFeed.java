@@ -40,6 +40,8 @@ final class ChangeFeed implements AutoCloseable {
   private final Thread thread;
   private volatile boolean closed;
   private volatile Connection connection;
+  /** Listening now: the database answered this thread's last query. */
+  private volatile boolean listening;
 
   ChangeFeed(String url, SqlStore store, String description) {
     this.url = url;
@@ -58,7 +60,7 @@ final class ChangeFeed implements AutoCloseable {
         listen();
       } catch (SQLException e) {
         if (closed) break;
-        store.lost(e.getMessage());
+        store.lost(e);
         LOG.debug("store {}: change feed: {}", description, e.toString());
       } catch (StoreException e) {
         // the store's own connections failed while catching up: it has marked itself down, and says why
@@ -97,14 +99,24 @@ final class ChangeFeed implements AutoCloseable {
       st.execute("LISTEN " + CHANNEL);
     }
     PGConnection pg = c.unwrap(PGConnection.class);
+    listening = true;
     store.reached();
-    store.catchUp(); // whatever was written while nobody listened
-    while (!closed) {
-      pg.getNotifications((int) CATCH_UP.toMillis()); // returns at the first notification, or after CATCH_UP
-      long revision = revision(c);
-      store.reached();
-      if (revision != store.known()) store.catchUp();
+    try {
+      store.catchUp(); // whatever was written while nobody listened
+      while (!closed) {
+        pg.getNotifications((int) CATCH_UP.toMillis()); // returns at the first notification, or after CATCH_UP
+        long revision = revision(c);
+        store.reached();
+        if (revision != store.known()) store.catchUp();
+      }
+    } finally {
+      listening = false;
     }
+  }
+
+  /** Whether this thread is connected and listening (else it is trying to connect again, every {@link #RETRY}). */
+  boolean listening() {
+    return listening;
   }
 
   private static long revision(Connection c) throws SQLException {

@@ -77,6 +77,7 @@ public final class SqlStore implements Store {
   /** The last revision given to the listeners. Guarded by {@link #writes}. */
   private long published = -1;
   private volatile Health health = new Health(true, Instant.now(), null);
+  private volatile SQLException lastFailure;
   /** Held by each write of this process from its transaction to its last listener, and by snapshot refreshes. */
   private final ReentrantLock writes = new ReentrantLock();
   /** The apps as of {@link Snapshot#catalog()}'s version. Guarded by {@link #writes} for writing; read freely. */
@@ -382,7 +383,9 @@ public final class SqlStore implements Store {
   }
 
   /** A call to the database failed: it is down (since the first failure), for the reason given. */
-  void lost(String problem) {
+  void lost(SQLException failure) {
+    lastFailure = failure;
+    String problem = failure.getMessage();
     Health h = health;
     if (h.up()) LOG.warn("store {}: the database does not answer ({}); serving with the apps as of revision {}", description, problem, known());
     health = new Health(false, h.up() ? Instant.now() : h.since(), problem);
@@ -422,6 +425,7 @@ public final class SqlStore implements Store {
    * back), patches the snapshot and tells the listeners, all before the next write of this process begins.
    */
   private <T> T write(Work<T> work) {
+    failFastWhileDown();
     writes.lock();
     try {
       Change<T> change;
@@ -528,7 +532,7 @@ public final class SqlStore implements Store {
       // only another process writing at the same moment can get here: the checks above run under the revision lock
       return new StoreException.Conflict("name", "another writer changed the same app or domain at the same moment; try again (" + e.getMessage() + ")");
     }
-    lost(e.getMessage());
+    lost(e);
     return new StoreException.Unavailable("the database (" + description + ") failed: " + e.getMessage(), e);
   }
 
@@ -668,8 +672,22 @@ public final class SqlStore implements Store {
 
   // ---- reading
 
+  /**
+   * While the change feed finds the database down (PostgreSQL: it tries again every second), reads and writes fail
+   * at once instead of each waiting for a connection that will not come (the pool's 5 s): an API call during an
+   * outage is a quick 503 that says since when, and the first one after the feed is back goes through.
+   */
+  private void failFastWhileDown() {
+    Health h = health;
+    if (feed != null && !h.up() && !feed.listening()) {
+      throw new StoreException.Unavailable("the database (" + description + ") failed: " + h.problem() + " (it has not answered since " + h.since()
+          + ")", lastFailure);
+    }
+  }
+
   /** The snapshot, caught up first if the database's revision moved since (another process wrote). */
   private Snapshot current() {
+    failFastWhileDown();
     writes.lock();
     try {
       long revision;

@@ -7,6 +7,7 @@ import berth.testing.AdminHttp;
 import berth.testing.BerthProcess;
 import berth.testing.Http;
 import berth.testing.PostgresServer;
+import berth.testing.Procs;
 import berth.testing.TestApp;
 import berth.testing.TestPorts;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -103,7 +104,7 @@ class ClusterTest {
     }
     nodes.values().forEach(BerthProcess::close);
     // an instance whose node was killed and never came back would be left: stop it by its pid
-    for (long pid : appPids) ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+    for (long pid : appPids) Procs.kill(pid);
     if (pg != null) pg.close();
   }
 
@@ -380,7 +381,7 @@ class ClusterTest {
     long leftover = appPids.getFirst();
     BerthProcess back = startNode(owner);
     nodes.put(owner, back);
-    assertThat(ProcessHandle.of(leftover).map(ProcessHandle::isAlive).orElse(false)).as("the instance the killed node left").isFalse();
+    assertThat(Procs.alive(leftover)).as("the instance the killed node left").isFalse();
     for (String n : NAMES) await().atMost(Duration.ofSeconds(5)).until(() -> live(n).equals(NAMES));
     for (String n : NAMES) {
       HttpResponse<String> r = get(nodes.get(n).port, "hello.test", "/echo");

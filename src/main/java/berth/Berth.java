@@ -69,6 +69,10 @@ public final class Berth implements AutoCloseable {
     this.config = config;
     this.store = store;
     Catalog catalog = store.catalog();
+    // first, as it may fail (the nodes table cannot be read): nothing is running yet
+    this.cluster = config.cluster().enabled()
+        ? Optional.of(new Cluster(store.nodes(), config.cluster(), config.listen(), config.databaseUrl(), this::runningApps))
+        : Optional.empty();
     // Vert.x serves only the admin listener; the router has its own Netty event loops
     this.vertx = Vertx.builder()
         .with(new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(2))
@@ -90,9 +94,6 @@ public final class Berth implements AutoCloseable {
     this.router = new Router(pool, config.eventLoops(), config.router(), config.dataDir().resolve("logs"));
     this.certificates = config.tlsListen().map(a -> CertificateStore.open(config.dataDir().resolve("certs")));
     // the cluster's first placement is in the router before it listens; the node registers once it is bound
-    this.cluster = config.cluster().enabled()
-        ? Optional.of(new Cluster(store.nodes(), config.cluster(), config.listen(), config.databaseUrl(), this::runningApps))
-        : Optional.empty();
     cluster.ifPresent(c -> {
       c.onPlacement(this::placed);
       router.onUnreachable(c::suspect);

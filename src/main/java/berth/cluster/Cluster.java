@@ -95,6 +95,8 @@ public final class Cluster implements AutoCloseable {
   /** Suspected node name → until when (System.nanoTime). */
   private final Map<String, Long> suspects = new HashMap<>();
   private Map<String, Integer> replicas = Map.of();
+  /** When the name clash was last logged (System.nanoTime); heartbeat thread only. */
+  private long lastNameClash = System.nanoTime() - Duration.ofHours(1).toNanos();
 
   /**
    * Reads the nodes table and the cluster's secret (made now if this is the first node ever) and computes the first
@@ -296,7 +298,12 @@ public final class Cluster implements AutoCloseable {
     if (closed) return;
     Optional<Nodes.Row> row = nodes.find(name);
     if (row.isPresent() && !row.get().incarnation().equals(incarnation) && row.get().heartbeatAge().compareTo(timeout) <= 0) {
-      LOG.error("cluster: another node registered as {} (router at {}); every node needs a name of its own (node_name)", name, row.get().address());
+      long now = System.nanoTime();
+      if (now - lastNameClash > Duration.ofMinutes(1).toNanos()) { // said once a minute, not at every heartbeat
+        lastNameClash = now;
+        LOG.error("cluster: another node registered as {} (router at {}); every node needs a name of its own (node_name). "
+            + "This node does not heartbeat meanwhile: the others take it for gone", name, row.get().address());
+      }
       return;
     }
     Node me;

@@ -40,8 +40,8 @@ final class ChangeFeed implements AutoCloseable {
   private final Thread thread;
   private volatile boolean closed;
   private volatile Connection connection;
-  /** Listening now: the database answered this thread's last query. */
-  private volatile boolean listening;
+  /** The last attempt to connect failed. */
+  private volatile boolean unreachable;
 
   ChangeFeed(String url, SqlStore store, String description) {
     this.url = url;
@@ -56,67 +56,82 @@ final class ChangeFeed implements AutoCloseable {
 
   private void run() {
     while (!closed) {
+      long began = System.nanoTime();
       try {
-        listen();
+        connection = connect();
+        unreachable = false;
       } catch (SQLException e) {
         if (closed) break;
+        // only a failed connect says the database is down: a broken session alone (a server-side kill, a restart
+        // already over) is followed by a connect that works
+        unreachable = true;
         store.lost(e);
-        LOG.debug("store {}: change feed: {}", description, e.toString());
+        LOG.debug("store {}: change feed cannot connect: {}", description, e.toString());
+        if (!pause(RETRY)) break;
+        continue;
+      }
+      try {
+        listen(connection);
+      } catch (SQLException e) {
+        if (closed) break;
+        LOG.debug("store {}: change feed's connection broke ({}); connecting again", description, e.toString());
       } catch (StoreException e) {
         // the store's own connections failed while catching up: it has marked itself down, and says why
         if (closed) break;
         LOG.debug("store {}: change feed: catching up failed: {}", description, e.getMessage());
       } catch (RuntimeException e) {
         if (closed) break;
-        LOG.error("store {}: change feed failed; listening again in {} ms", description, RETRY.toMillis(), e);
+        LOG.error("store {}: change feed failed; listening again", description, e);
       } finally {
         Connection c = connection;
         connection = null;
         if (c != null) closeQuietly(c);
       }
-      if (!closed) {
-        try {
-          Thread.sleep(RETRY);
-        } catch (InterruptedException e) {
-          break;
-        }
-      }
+      // at once after a connection that served a while; not in a tight loop after one that fails at once
+      if (System.nanoTime() - began < RETRY.toNanos() && !pause(RETRY)) break;
     }
   }
 
-  /** Connects, listens, catches up, then waits for notifications until the connection fails or the feed closes. */
-  private void listen() throws SQLException {
+  /** Sleeps {@code d}; false when interrupted (closing). */
+  private static boolean pause(Duration d) {
+    try {
+      Thread.sleep(d);
+      return true;
+    } catch (InterruptedException e) {
+      return false;
+    }
+  }
+
+  private Connection connect() throws SQLException {
     Properties p = new Properties();
     p.setProperty("connectTimeout", "5");
     // a database that stops answering (unplugged, not restarted) fails the revision query after this long
     p.setProperty("socketTimeout", "10");
     p.setProperty("tcpKeepAlive", "true");
     p.setProperty("ApplicationName", "berth change feed");
-    Connection c = DriverManager.getConnection(url, p);
-    connection = c;
+    return DriverManager.getConnection(url, p);
+  }
+
+  /** Listens, catches up, then waits for notifications until the connection fails or the feed closes. */
+  private void listen(Connection c) throws SQLException {
     if (closed) return;
     try (Statement st = c.createStatement()) {
       st.execute("LISTEN " + CHANNEL);
     }
     PGConnection pg = c.unwrap(PGConnection.class);
-    listening = true;
     store.reached();
-    try {
-      store.catchUp(); // whatever was written while nobody listened
-      while (!closed) {
-        pg.getNotifications((int) CATCH_UP.toMillis()); // returns at the first notification, or after CATCH_UP
-        long revision = revision(c);
-        store.reached();
-        if (revision != store.known()) store.catchUp();
-      }
-    } finally {
-      listening = false;
+    store.catchUp(); // whatever was written while nobody listened
+    while (!closed) {
+      pg.getNotifications((int) CATCH_UP.toMillis()); // returns at the first notification, or after CATCH_UP
+      long revision = revision(c);
+      store.reached();
+      if (revision != store.known()) store.catchUp();
     }
   }
 
-  /** Whether this thread is connected and listening (else it is trying to connect again, every {@link #RETRY}). */
-  boolean listening() {
-    return listening;
+  /** Whether the last attempt to connect failed: the database cannot be reached now (tried again every {@link #RETRY}). */
+  boolean unreachable() {
+    return unreachable;
   }
 
   private static long revision(Connection c) throws SQLException {

@@ -673,13 +673,13 @@ public final class SqlStore implements Store {
   // ---- reading
 
   /**
-   * While the change feed finds the database down (PostgreSQL: it tries again every second), reads and writes fail
-   * at once instead of each waiting for a connection that will not come (the pool's 5 s): an API call during an
-   * outage is a quick 503 that says since when, and the first one after the feed is back goes through.
+   * While the change feed cannot connect to the database (PostgreSQL: it tries again every second), reads and
+   * writes fail at once instead of each waiting for a connection that will not come (the pool's 5 s): an API call
+   * during an outage is a quick 503 that says since when, and the first one after the feed is back goes through.
    */
   private void failFastWhileDown() {
     Health h = health;
-    if (feed != null && !h.up() && !feed.listening()) {
+    if (feed != null && !h.up() && feed.unreachable()) {
       throw new StoreException.Unavailable("the database (" + description + ") failed: " + h.problem() + " (it has not answered since " + h.since()
           + ")", lastFailure);
     }

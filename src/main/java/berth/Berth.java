@@ -4,13 +4,18 @@ import berth.admin.AdminServer;
 import berth.apps.AppsFile;
 import berth.apps.Catalog;
 import berth.cgroup.CgroupSystem;
+import berth.cluster.Cluster;
+import berth.cluster.Node;
+import berth.cluster.Placement;
 import berth.config.ConfigException;
 import berth.config.NodeConfig;
+import berth.pool.AppPool;
 import berth.pool.Pool;
 import berth.router.Router;
 import berth.store.SqlStore;
 import berth.store.Store;
 import berth.store.StoreException;
+import berth.supervisor.Instance;
 import berth.supervisor.Ports;
 import berth.supervisor.Supervisor;
 import berth.tls.CertificateStore;
@@ -24,6 +29,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalInt;
@@ -49,6 +55,11 @@ public final class Berth implements AutoCloseable {
   private final Router router;
   private final Optional<CertificateStore> certificates;
   private final AdminServer admin;
+  /** This node's part in a cluster; empty when {@code cluster} is off. */
+  private final Optional<Cluster> cluster;
+  /** The latest catalog the store gave (its version), applied in order. Guarded by this. */
+  private long storeVersion = -1;
+  private volatile boolean stopping;
   private int port;
   private OptionalInt tlsPort = OptionalInt.empty();
   private int adminPort;
@@ -58,6 +69,10 @@ public final class Berth implements AutoCloseable {
     this.config = config;
     this.store = store;
     Catalog catalog = store.catalog();
+    // first, as it may fail (the nodes table cannot be read): nothing is running yet
+    this.cluster = config.cluster().enabled()
+        ? Optional.of(new Cluster(store.nodes(), config.cluster(), config.listen(), config.databaseUrl(), this::runningApps))
+        : Optional.empty();
     // Vert.x serves only the admin listener; the router has its own Netty event loops
     this.vertx = Vertx.builder()
         .with(new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(2))
@@ -79,10 +94,17 @@ public final class Berth implements AutoCloseable {
     this.pool = new Pool(supervisor, config.dataDir().resolve("logs"), Clock.systemUTC(), config.drainTimeout(), config.budgetInstances(), config.budgetMemory());
     this.router = new Router(pool, config.eventLoops(), config.router(), config.dataDir().resolve("logs"));
     this.certificates = config.tlsListen().map(a -> CertificateStore.open(config.dataDir().resolve("certs")));
-    this.admin = new AdminServer(vertx, pool, store, config.dataDir(), VERSION);
-    apply(catalog);
-    // every committed write of the store reaches the pool and the router, in revision order, before the write returns
-    store.onChange(this::apply);
+    // the cluster's first placement is in the router before it listens; the node registers once it is bound
+    cluster.ifPresent(c -> {
+      c.onPlacement(this::placed);
+      router.onUnreachable(c::suspect);
+    });
+    this.admin = new AdminServer(vertx, pool, store, cluster, config.dataDir(), VERSION);
+    applyFromStore(catalog);
+    // every committed write of the store (this node's before the write returns, the other nodes' as soon as the
+    // store's feed sees them) reaches the pool and the router, in revision order
+    store.onChange(this::applyFromStore);
+    applyFromStore(store.catalog()); // a write another node made since `catalog` was read
     LOG.info("{} apps (store revision {}), transport {}, data in {}", catalog.apps().size(), catalog.version(), router.transport(),
         config.dataDir().toAbsolutePath());
     if (catalog.apps().isEmpty()) LOG.warn("no apps yet (give --apps FILE, or create them through the API): every request gets 404");
@@ -117,6 +139,7 @@ public final class Berth implements AutoCloseable {
         berth.tlsPort = OptionalInt.of(berth.router.listenTls(config.tlsListen().get(), berth.certificates.orElseThrow()));
       }
       berth.adminPort = await(berth.admin.listen(config.admin()));
+      if (berth.cluster.isPresent()) berth.cluster.get().join(berth.port);
     } catch (RuntimeException e) {
       berth.close();
       throw e;
@@ -199,9 +222,44 @@ public final class Berth implements AutoCloseable {
    * changed apps apply their settings, deleted ones drain and stop), then the router's route table, swapped whole
    * (a domain moved between apps switches in one step). Call with each catalog in commit order.
    */
-  public void apply(Catalog catalog) {
+  public synchronized void apply(Catalog catalog) {
     pool.update(catalog);
+    cluster.ifPresent(c -> c.update(catalog));
     router.update(catalog);
+  }
+
+  /** {@link #apply} for the store's catalogs: one it has applied already, or an older one, is skipped. */
+  private synchronized void applyFromStore(Catalog catalog) {
+    if (catalog.version() <= storeVersion) return;
+    storeVersion = catalog.version();
+    apply(catalog);
+  }
+
+  /**
+   * A new placement: the router forwards what this node no longer owns from now on, and the instances of those
+   * apps stop gracefully (requests in flight finish); an app this node now owns starts at its first request.
+   */
+  private void placed(Placement placement) {
+    router.place(placement);
+    if (stopping) return;
+    for (AppPool.Status s : pool.status()) {
+      boolean runs = s.state() instanceof Instance.Starting || s.state() instanceof Instance.Ready;
+      if (runs && !placement.owns(s.app())) {
+        LOG.info("cluster: app {} is now owned by {}: stopping its instance here", s.app(),
+            String.join(", ", placement.owners(s.app()).stream().map(Node::name).toList()));
+        pool.stop(s.app());
+      }
+    }
+  }
+
+  /** The apps with a ready instance here, for the cluster's heartbeat. */
+  private List<String> runningApps() {
+    List<String> out = new ArrayList<>();
+    for (AppPool.Status s : pool.status()) {
+      if (s.state() instanceof Instance.Ready) out.add(s.app());
+    }
+    out.sort(null);
+    return out;
   }
 
   /**
@@ -210,6 +268,9 @@ public final class Berth implements AutoCloseable {
    */
   public synchronized CompletableFuture<Void> stop() {
     if (stopped != null) return stopped;
+    stopping = true;
+    // first out of the cluster: the others take this node's apps while it drains (and it forwards what still comes)
+    cluster.ifPresent(Cluster::leave);
     Duration drain = config.drainTimeout();
     LOG.info("stopping: draining requests for up to {} ms, then stopping instances", drain.toMillis());
     CompletableFuture<Void> clients = router.shutdown(drain);
@@ -219,6 +280,7 @@ public final class Berth implements AutoCloseable {
         .thenCompose(v -> vertx.close().toCompletionStage())
         .whenComplete((v, e) -> {
           router.close();
+          cluster.ifPresent(Cluster::close);
           certificates.ifPresent(CertificateStore::close);
           pool.close();
           store.close();

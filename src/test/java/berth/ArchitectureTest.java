@@ -28,10 +28,11 @@ class ArchitectureTest {
       Map.entry("users", Set.of()),
       Map.entry("cgroup", Set.of()),
       Map.entry("pool", Set.of("apps", "config", "logs", "supervisor")),
-      Map.entry("router", Set.of("apps", "config", "pool", "supervisor", "tls")),
+      Map.entry("router", Set.of("apps", "cluster", "config", "pool", "supervisor", "tls")),
+      Map.entry("cluster", Set.of("apps", "config", "store")),
       Map.entry("tls", Set.of()),
       Map.entry("store", Set.of("apps", "config")),
-      Map.entry("admin", Set.of("apps", "config", "logs", "pool", "store", "supervisor")),
+      Map.entry("admin", Set.of("apps", "cluster", "config", "logs", "pool", "store", "supervisor")),
       Map.entry("systemd", Set.of()),
       Map.entry("doctor", Set.of("apps", "cgroup", "config", "users")),
       Map.entry("cli", Set.of("root", "apps", "config", "doctor", "systemd")));

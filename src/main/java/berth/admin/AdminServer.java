@@ -1,5 +1,6 @@
 package berth.admin;
 
+import berth.cluster.Cluster;
 import berth.config.HostPort;
 import berth.pool.AppPool;
 import berth.pool.Pool;
@@ -21,6 +22,7 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.stream.Collectors;
@@ -39,6 +41,8 @@ public final class AdminServer {
 
   private final Vertx vertx;
   private final Pool pool;
+  private final Store store;
+  private final Optional<Cluster> cluster;
   private final Path dataDir;
   private final AdminToken token;
   private final ExecutorService blocking = Executors.newVirtualThreadPerTaskExecutor();
@@ -46,16 +50,19 @@ public final class AdminServer {
   private HttpServer server;
   private String url;
 
-  public AdminServer(Vertx vertx, Pool pool, Store store, Path dataDir, String version) {
+  /** {@code cluster}: this node's part in a cluster, empty when it runs alone. */
+  public AdminServer(Vertx vertx, Pool pool, Store store, Optional<Cluster> cluster, Path dataDir, String version) {
     this.vertx = vertx;
     this.pool = pool;
+    this.store = store;
+    this.cluster = cluster;
     this.dataDir = dataDir;
     this.token = AdminToken.loadOrCreate(dataDir);
     this.router = Router.router(vertx);
     router.get("/health").handler(ctx -> Reply.ok(health()).send(ctx.response()));
     router.route("/v1/*").handler(this::authenticate);
     router.route("/v1/*").handler(BodyHandler.create(false).setBodyLimit(BODY_LIMIT));
-    new Api(vertx, store, pool, blocking, version, Instant.now()).routes(router);
+    new Api(vertx, store, pool, cluster, blocking, version, Instant.now()).routes(router);
     router.errorHandler(404, ctx -> error(ctx, 404, "no such path: " + ctx.request().path() + " (the API is under /v1; GET /v1/openapi.json describes it)"));
     router.errorHandler(405, ctx -> error(ctx, 405, ctx.request().method() + " is not allowed on " + ctx.request().path()
         + " (allowed: " + allowed(ctx.request().path()) + ")"));
@@ -146,6 +153,8 @@ public final class AdminServer {
   private ObjectNode health() {
     ObjectNode root = JsonNodeFactory.instance.objectNode();
     root.put("status", "ok");
+    cluster.ifPresent(c -> root.put("node", c.name()));
+    root.set("database", Views.database(store.health()));
     ArrayNode apps = root.putArray("apps");
     for (AppPool.Status s : pool.status()) apps.add(Views.appStatus(null, 0, s));
     return root;

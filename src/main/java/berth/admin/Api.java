@@ -7,7 +7,9 @@ import berth.apps.Origin;
 import berth.logs.AppLog;
 import berth.pool.AppPool;
 import berth.pool.Pool;
+import berth.cluster.Cluster;
 import berth.store.Store;
+import berth.store.StoreException;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -26,6 +28,7 @@ import java.util.HashMap;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -57,15 +60,17 @@ final class Api {
   private final Vertx vertx;
   private final Store store;
   private final Pool pool;
+  private final Optional<Cluster> cluster;
   private final ExecutorService blocking;
   private final String version;
   private final Instant started;
   private final OpenApi openApi;
 
-  Api(Vertx vertx, Store store, Pool pool, ExecutorService blocking, String version, Instant started) {
+  Api(Vertx vertx, Store store, Pool pool, Optional<Cluster> cluster, ExecutorService blocking, String version, Instant started) {
     this.vertx = vertx;
     this.store = store;
     this.pool = pool;
+    this.cluster = cluster;
     this.blocking = blocking;
     this.version = version;
     this.started = started;
@@ -87,6 +92,7 @@ final class Api {
     r.get(APPS + "/:name/logs").handler(this::logs);
     r.post("/v1/batch").handler(ctx -> blocking(ctx, () -> batch(ctx)));
     r.get("/v1/status").handler(ctx -> blocking(ctx, this::status));
+    r.get("/v1/cluster").handler(ctx -> blocking(ctx, this::cluster));
     r.get("/v1/openapi.json").handler(ctx -> Reply.ok(openApi.document()).send(ctx.response()));
   }
 
@@ -265,18 +271,42 @@ final class Api {
 
   // ------------------------------------------------------------------ node
 
+  /**
+   * The node: version, uptime, store and database, every app's state. While the database cannot be reached the
+   * node still answers, with the apps it serves (as of the last catalog it had) and the database's problem.
+   */
   private Reply status() {
     ObjectNode root = NODES.objectNode();
     root.put("version", version);
     root.put("started", started.toString());
     root.put("uptime_seconds", Duration.between(started, Instant.now()).toSeconds());
     root.put("store", store.describe());
+    cluster.ifPresent(c -> root.put("node", c.name()));
     Map<String, AppPool.Status> states = states();
     ArrayNode apps = root.putArray("apps");
-    for (Store.Stored s : store.list()) {
-      apps.add(Views.appStatus(s.app(), s.version(), states.get(s.app().name())));
+    try {
+      for (Store.Stored s : store.list()) {
+        apps.add(Views.appStatus(s.app(), s.version(), states.get(s.app().name())));
+      }
+    } catch (StoreException.Unavailable e) {
+      for (AppPool.Status s : pool.status()) apps.add(Views.appStatus(pool.get(s.app()) == null ? null : pool.get(s.app()).app(), 0, s));
     }
+    root.set("database", Views.database(store.health()));
     return Reply.ok(root);
+  }
+
+  /** This node's view of the cluster: the nodes, their health, each app's owners and where it runs. */
+  private Reply cluster() {
+    if (cluster.isEmpty()) {
+      return Reply.ok(NODES.objectNode().put("enabled", false).put("message", "this Berth runs alone (the node config says cluster = false)"));
+    }
+    List<Views.PlacedApp> apps = new ArrayList<>();
+    for (AppPool.Status s : pool.status()) {
+      AppPool p = pool.get(s.app());
+      if (p != null) apps.add(new Views.PlacedApp(s.app(), p.app().nodes()));
+    }
+    apps.sort(java.util.Comparator.comparing(Views.PlacedApp::name));
+    return Reply.ok(Views.cluster(cluster.get().status(), store.health(), apps));
   }
 
   // ------------------------------------------------------------------ helpers

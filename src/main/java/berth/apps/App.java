@@ -27,11 +27,12 @@ import java.util.List;
  * @param readyPath {@code ready_path}
  * @param user {@code user}
  * @param group {@code group}
- * @param requestTimeout {@code request_timeout} (null: the router's)
+ * @param requestTimeout {@code request_timeout}; null for the router's
  * @param maxBodySize {@code max_body_size} in bytes
  * @param minInstances {@code min_instances}
  * @param maxInstances {@code max_instances}
  * @param concurrency {@code concurrency}
+ * @param nodes {@code nodes}: how many nodes of a cluster own the app (1 without a cluster)
  */
 public record App(
     String name,
@@ -55,7 +56,8 @@ public record App(
     long maxBodySize,
     int minInstances,
     int maxInstances,
-    int concurrency) {
+    int concurrency,
+    int nodes) {
 
   public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofMinutes(5);
   public static final Duration DEFAULT_START_TIMEOUT = Duration.ofSeconds(60);
@@ -64,6 +66,7 @@ public record App(
   public static final int DEFAULT_CPU_WEIGHT = 100;
   public static final int DEFAULT_MAX_INSTANCES = 1;
   public static final int DEFAULT_CONCURRENCY = 10;
+  public static final int DEFAULT_NODES = 1;
 
   /** Whether this app asks for limits (or memory accounting) that only cgroups can give. */
   public boolean limited() {
@@ -73,4 +76,5 @@ public record App(
   public App {
     domains = List.copyOf(domains);
   }
+
 }

@@ -89,11 +89,13 @@ public final class AppKeys {
       "at most this many instances serve at once; requests go to the one with the fewest in flight");
   public static final Key<Integer> CONCURRENCY = Key.of("concurrency", Kind.whole(1, 1_000_000), App.DEFAULT_CONCURRENCY, "requests",
       "target requests in flight per instance: beyond it another instance starts (up to `max_instances`); an extra instance stops after `idle_timeout` without requests");
+  public static final Key<Integer> NODES = Key.of("nodes", Kind.whole(1, 1000), App.DEFAULT_NODES, "nodes",
+      "in a cluster, how many nodes run the app (its owners: chosen among the live nodes by rendezvous hashing, weighted by `node_capacity`); a request reaching another node is forwarded to an owner; all nodes when fewer are live; without `cluster`, the one node");
 
   /** Every app key, in the order of the canonical JSON and docs/CONFIG.md. */
   public static final List<Key<?>> ALL = List.of(NAME, DOMAINS, COMMAND, DIRECTORY, ENV, IDLE_TIMEOUT, START_TIMEOUT, STOP_TIMEOUT,
       STOP_SIGNAL, MAX_QUEUE, READY_PATH, USER, GROUP, MEMORY_LIMIT, MEMORY_RECYCLE, PIDS_LIMIT, CPU_WEIGHT, MAX_REQUESTS, MAX_LIFETIME,
-      REQUEST_TIMEOUT, MAX_BODY_SIZE, MIN_INSTANCES, MAX_INSTANCES, CONCURRENCY);
+      REQUEST_TIMEOUT, MAX_BODY_SIZE, MIN_INSTANCES, MAX_INSTANCES, CONCURRENCY, NODES);
 
   private AppKeys() {}
 
@@ -124,6 +126,7 @@ public final class AppKeys {
     o.set(MIN_INSTANCES.name(), MIN_INSTANCES.write(app.minInstances()));
     o.set(MAX_INSTANCES.name(), MAX_INSTANCES.write(app.maxInstances()));
     o.set(CONCURRENCY.name(), CONCURRENCY.write(app.concurrency()));
+    o.set(NODES.name(), NODES.write(app.nodes()));
     return o;
   }
 
@@ -189,6 +192,7 @@ public final class AppKeys {
     int minInstances = MIN_INSTANCES.read(c);
     int maxInstances = MAX_INSTANCES.read(c);
     int concurrency = CONCURRENCY.read(c);
+    int nodes = NODES.read(c);
     c.rejectUnknownKeys();
 
     if (minInstances > maxInstances) {
@@ -213,7 +217,7 @@ public final class AppKeys {
     if (c.problems().size() > before) return null;
     return new App(name, domains, new Launch(command, directory, env), idle, start, stop, signal, maxQueue, memoryLimit, pidsLimit, cpuWeight,
         memoryRecycle, maxRequests, maxLifetime == null ? Duration.ZERO : maxLifetime, readyPath, user, group, requestTimeout, maxBodySize,
-        minInstances, maxInstances, concurrency);
+        minInstances, maxInstances, concurrency, nodes);
   }
 
   /** The absolute, normalized working directory, as {@code origin} reads it; null (with the problem) if there is none. */

@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 @Command(name = "berth", mixinStandardHelpOptions = true, version = "berth " + Berth.VERSION,
     description = "Hosts many web apps on one machine: routes HTTP by host name, starts apps on their first request, stops them when idle.",
     subcommands = {ServeCommand.class, CheckCommand.class, DoctorCommand.class, AppCommand.class, LogsCommand.class, StatusCommand.class, ApplyCommand.class,
-        ExportCommand.class, CompletionCommand.class},
+        ExportCommand.class, ClusterCommand.class, CompletionCommand.class},
     footerHeading = "%nExamples:%n",
     footer = {
         "  berth serve --apps apps.toml               run Berth (data in ./var)",
@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
         "  berth status                               the apps of the Berth whose data is in ./var",
         "  berth logs blog -f",
         "  berth apply -f apps.toml --dry-run",
+        "  berth cluster status                       the nodes sharing the database, and which apps run where",
         "  BERTH_ADMIN=http://10.0.0.5:8081 BERTH_TOKEN=... berth app list    another machine's Berth",
         "",
         "Client commands find Berth through DATA/admin.url and DATA/admin.token (--data DIR, default ./var, or --config FILE),",

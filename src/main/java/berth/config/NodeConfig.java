@@ -1,6 +1,7 @@
 package berth.config;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -27,6 +28,8 @@ import java.util.Optional;
  * @param budgetInstances {@code budget_instances}, 0 for none
  * @param budgetMemory {@code budget_memory} in bytes, 0 for none
  * @param router the {@code [router]} table ({@link RouterConfig#KEYS}): client limits, timeouts, trusted proxies, access log
+ * @param cluster {@code cluster}, {@code node_name}, {@code node_address}, {@code node_capacity}, {@code heartbeat_interval},
+ *     {@code heartbeat_timeout}
  */
 public record NodeConfig(
     HostPort listen, Optional<HostPort> tlsListen, HostPort admin, Path dataDir, PortRange ports, List<Path> appFiles, Duration drainTimeout, int eventLoops,
@@ -37,7 +40,8 @@ public record NodeConfig(
     String database,
     RouterConfig router,
     int budgetInstances,
-    long budgetMemory) {
+    long budgetMemory,
+    ClusterConfig cluster) {
 
   public static final HostPort DEFAULT_LISTEN = new HostPort("0.0.0.0", 8080);
   public static final HostPort DEFAULT_TLS_LISTEN = new HostPort("0.0.0.0", 8443);
@@ -83,9 +87,23 @@ public record NodeConfig(
       "most memory all app instances may use together (their cgroups' usage; a starting app counts its `memory_limit`, else the most it used before); "
           + "enforced like `budget_instances`, and idle instances are stopped when the apps grow past it");
 
+  public static final Key<Boolean> CLUSTER = Key.of("cluster", Kind.flag(), false, "",
+      "run as one node of a cluster: nodes sharing the PostgreSQL `database` register there, watch each other's heartbeats and place each app on its owner nodes (its `nodes` key); a request reaching another node is forwarded to an owner (docs/CLUSTER.md)");
+  public static final Key<String> NODE_NAME = Key.described("node_name", Kind.text("node name", NodeConfig::nodeName), "this machine's host name", "",
+      "this node's name in the cluster, unique among the nodes; lowercase letters, digits, `.` and `-`");
+  public static final Key<HostPort> NODE_ADDRESS = Key.described("node_address", Kind.text("address", HostPort::parse, HostPort::toString),
+      "the `listen` address, or where it is all interfaces, this machine's address toward the database; with the `listen` port", "",
+      "where the other nodes reach this node's router (plain HTTP) to forward requests to it, e.g. `10.0.0.2:8080`");
+  public static final Key<Integer> NODE_CAPACITY = Key.of("node_capacity", Kind.whole(1, 1_000_000), 100, "share",
+      "this node's weight in placement: a node with twice the capacity of another owns about twice as many apps");
+  public static final Key<Duration> HEARTBEAT_INTERVAL = Key.of("heartbeat_interval", Kind.duration(Duration.ofMillis(50)), Duration.ofSeconds(1), "",
+      "how often this node writes its heartbeat into the database and reads the others'");
+  public static final Key<Duration> HEARTBEAT_TIMEOUT = Key.of("heartbeat_timeout", Kind.duration(Duration.ofMillis(200)), Duration.ofSeconds(5), "",
+      "a node whose last heartbeat is older than this is gone: its apps are placed on the other nodes (at least twice `heartbeat_interval`)");
+
   /** Every node key, in the order docs and {@code --help} show them. */
   public static final List<Key<?>> KEYS = List.of(LISTEN, TLS_LISTEN, ADMIN, DATA, PORTS, APPS, DRAIN_TIMEOUT, EVENT_LOOPS, CGROUP, ALLOW_ROOT, CREATE_USERS,
-      DEFAULT_USER, DATABASE, BUDGET_INSTANCES, BUDGET_MEMORY);
+      DEFAULT_USER, DATABASE, BUDGET_INSTANCES, BUDGET_MEMORY, CLUSTER, NODE_NAME, NODE_ADDRESS, NODE_CAPACITY, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT);
 
   /** The JDBC URL of the store: {@link #database} when given, else the SQLite file in the data directory. */
   public String databaseUrl() {
@@ -132,6 +150,7 @@ public record NodeConfig(
     String database = DATABASE.read(c);
     Integer budgetInstances = BUDGET_INSTANCES.read(c);
     Long budgetMemory = BUDGET_MEMORY.read(c);
+    ClusterConfig cluster = readCluster(c, database);
     RouterConfig router = RouterConfig.read(c.table("router"));
     c.rejectUnknownKeys();
     try {
@@ -140,7 +159,7 @@ public record NodeConfig(
       throw file == null ? e : e.within(file.toString());
     }
     return new NodeConfig(listen, tlsListen, admin, data, ports, apps, drain, loops != null ? loops : Runtime.getRuntime().availableProcessors(), cgroup,
-        allowRoot, createUsers, defaultUser, database, router, budgetInstances == null ? 0 : budgetInstances, budgetMemory == null ? 0 : budgetMemory);
+        allowRoot, createUsers, defaultUser, database, router, budgetInstances == null ? 0 : budgetInstances, budgetMemory == null ? 0 : budgetMemory, cluster);
   }
 
   /**
@@ -165,7 +184,57 @@ public record NodeConfig(
     if (!router.equals(other.router)) out.add("router");
     if (budgetInstances != other.budgetInstances) out.add(BUDGET_INSTANCES.name());
     if (budgetMemory != other.budgetMemory) out.add(BUDGET_MEMORY.name());
+    if (!cluster.equals(other.cluster)) out.add(CLUSTER.name());
     return out;
+  }
+
+  /** The cluster keys, checked together: a cluster needs PostgreSQL, and a timeout that outlasts a missed heartbeat or two. */
+  private static ClusterConfig readCluster(ConfigNode c, String database) {
+    boolean enabled = CLUSTER.read(c);
+    String name = NODE_NAME.read(c);
+    HostPort address = NODE_ADDRESS.read(c);
+    int capacity = NODE_CAPACITY.read(c);
+    Duration interval = HEARTBEAT_INTERVAL.read(c);
+    Duration timeout = HEARTBEAT_TIMEOUT.read(c);
+    if (enabled && (database == null || !database.startsWith("jdbc:postgresql:"))) {
+      c.problem(CLUSTER.name(), "needs a PostgreSQL database shared by the nodes (database = \"jdbc:postgresql://HOST/DB?user=U&password=P\"); "
+          + (database == null ? "the embedded SQLite file" : "SQLite") + " serves one node");
+    }
+    if (timeout.compareTo(interval.multipliedBy(2)) < 0) {
+      c.problem(HEARTBEAT_TIMEOUT.name(), Durations.format(timeout) + " is less than twice heartbeat_interval " + Durations.format(interval)
+          + " (one late heartbeat would make a node gone)");
+    }
+    if (name == null && !c.has(NODE_NAME.name())) {
+      String host = hostName();
+      try {
+        name = nodeName(host);
+      } catch (IllegalArgumentException e) {
+        if (enabled) c.problem(NODE_NAME.name(), "is required: this machine's host name " + e.getMessage());
+        name = "local";
+      }
+    }
+    return new ClusterConfig(enabled, name == null ? "local" : name, Optional.ofNullable(address), capacity, interval, timeout);
+  }
+
+  /** This machine's host name, as the kernel has it (no name lookup). */
+  private static String hostName() {
+    try {
+      return Files.readString(Path.of("/proc/sys/kernel/hostname")).strip();
+    } catch (java.io.IOException e) {
+      try {
+        return java.net.InetAddress.getLocalHost().getHostName();
+      } catch (java.net.UnknownHostException u) {
+        return "localhost";
+      }
+    }
+  }
+
+  private static String nodeName(String text) {
+    String n = text.strip().toLowerCase(java.util.Locale.ROOT);
+    if (!n.matches("[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?")) {
+      throw new IllegalArgumentException(Durations.quote(text) + " is not a node name (expected lowercase letters, digits, . and -, at most 63)");
+    }
+    return n;
   }
 
   private static Optional<HostPort> tlsAddress(String text) {

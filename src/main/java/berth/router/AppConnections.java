@@ -21,19 +21,20 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One event loop's keep-alive connections to app instances. Confined to that loop's thread: a client connection
- * and the app connections it uses live on the same loop, so the data path takes no lock and never hops threads.
+ * One event loop's keep-alive connections to upstreams: app instances, and the routers of other nodes. Confined to
+ * that loop's thread: a client connection and the app connections it uses live on the same loop, so the data path
+ * takes no lock and never hops threads.
  *
- * <p>Idle connections are kept per {@link Instance} (not per address: a port reused by a later instance is never
- * served a connection of the earlier one), most recently used first, and closed after {@link #IDLE_SECONDS}
- * or as soon as the app closes them.
+ * <p>Idle connections are kept per {@link Upstream#key()}: per {@link Instance} for an instance (not per address:
+ * a port reused by a later instance is never served a connection of the earlier one), per address for a node;
+ * most recently used first, and closed after {@link #IDLE_SECONDS} or as soon as the other side closes them.
  */
 final class AppConnections {
   static final int IDLE_SECONDS = 30;
-  private static final AttributeKey<Instance> INSTANCE = AttributeKey.valueOf("berth.instance");
+  private static final AttributeKey<Object> KEY = AttributeKey.valueOf("berth.upstream");
 
   private final Bootstrap bootstrap;
-  private final Map<Instance, ArrayDeque<Channel>> idle = new HashMap<>();
+  private final Map<Object, ArrayDeque<Channel>> idle = new HashMap<>();
 
   AppConnections(EventLoop loop, Class<? extends Channel> channelClass, int connectTimeoutMillis) {
     this.bootstrap = new Bootstrap()
@@ -52,21 +53,22 @@ final class AppConnections {
         });
   }
 
-  /** A pooled connection to {@code instance}, or null. */
-  Channel take(Instance instance) {
-    ArrayDeque<Channel> q = idle.get(instance);
+  /** A pooled connection to {@code upstream}, or null. */
+  Channel take(Upstream upstream) {
+    Object key = upstream.key();
+    ArrayDeque<Channel> q = idle.get(key);
     if (q == null) return null;
     Channel ch;
     while ((ch = q.pollFirst()) != null) {
       if (ch.isActive()) break;
     }
-    if (q.isEmpty()) idle.remove(instance);
+    if (q.isEmpty()) idle.remove(key);
     return ch;
   }
 
-  ChannelFuture connect(Instance instance) {
-    ChannelFuture f = bootstrap.connect(instance.address());
-    f.channel().attr(INSTANCE).set(instance);
+  ChannelFuture connect(Upstream upstream) {
+    ChannelFuture f = bootstrap.connect(upstream.address());
+    f.channel().attr(KEY).set(upstream.key());
     return f;
   }
 
@@ -74,14 +76,14 @@ final class AppConnections {
   void give(Channel ch) {
     Back back = ch.pipeline().get(Back.class);
     back.exchange = null;
-    Instance instance = ch.attr(INSTANCE).get();
-    idle.computeIfAbsent(instance, i -> new ArrayDeque<>(4)).addFirst(ch);
+    Object key = ch.attr(KEY).get();
+    idle.computeIfAbsent(key, i -> new ArrayDeque<>(4)).addFirst(ch);
   }
 
   private void forget(Channel ch) {
-    Instance instance = ch.attr(INSTANCE).get();
-    ArrayDeque<Channel> q = instance == null ? null : idle.get(instance);
-    if (q != null && q.remove(ch) && q.isEmpty()) idle.remove(instance);
+    Object key = ch.attr(KEY).get();
+    ArrayDeque<Channel> q = key == null ? null : idle.get(key);
+    if (q != null && q.remove(ch) && q.isEmpty()) idle.remove(key);
   }
 
   static void attach(Channel ch, Exchange exchange) {

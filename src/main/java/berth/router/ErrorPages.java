@@ -81,6 +81,7 @@ final class ErrorPages {
 
   static Page badRequest(int status, String why) {
     String title = switch (status) {
+      case 403 -> "Forbidden";
       case 408 -> "Request timeout";
       case 413 -> "Content too large";
       case 414 -> "URI too long";

@@ -1,5 +1,6 @@
 package berth.router;
 
+import berth.cluster.Node;
 import berth.pool.AppPool;
 import berth.pool.Lease;
 import berth.pool.Unavailable;
@@ -26,8 +27,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One request and its response, in order: client request → app (lease on an instance) → app connection →
- * request out (head, then the body as it arrives) → response back (head, then the body) → end.
+ * One request and its response, in order: client request → upstream (a lease on an instance here, or the router of
+ * the node that owns the app) → connection → request out (head, then the body as it arrives) → response back
+ * (head, then the body) → end.
  *
  * <p>Confined to the client connection's event loop; the app connection is on the same loop. Nothing blocks: a
  * request waiting for its app to start holds only this object, and the completion of the lease is handed back to
@@ -43,6 +45,8 @@ final class Exchange {
   private static final Logger LOG = LoggerFactory.getLogger(Exchange.class);
   /** Request body held while no app connection exists yet (the app is starting); beyond it the client waits. */
   private static final int MAX_EARLY_BYTES = 64 * 1024;
+  /** Owners of the app tried in turn when their routers cannot be connected to, before the request fails. */
+  private static final int MAX_PEER_FAILURES = 2;
 
   private final Front front;
   private final Channel client;
@@ -61,7 +65,11 @@ final class Exchange {
   private final boolean http10;
   private final boolean head;
 
-  private Lease lease;
+  /** Where the request goes; null until decided (and between a failed attempt and the next). */
+  private Upstream upstream;
+  /** The request comes from another node, which placed it here: served here, its forwarding headers kept. */
+  private final boolean hop;
+  private int peerFailures;
   private Channel app;
   private ArrayDeque<HttpContent> early;
   private int earlyBytes;
@@ -94,8 +102,12 @@ final class Exchange {
   /** Armed once the whole request is with the app, until its answer begins (router.request_timeout). */
   private io.netty.util.concurrent.ScheduledFuture<?> answerTimer;
 
-  /** @param route where it goes: the app, and the path prefix matched (the app sees the path below it) */
-  Exchange(Front front, Channel client, AppConnections connections, HttpRequest request, RouteTable.Route route) {
+  /**
+   * @param route where it goes: the app, and the path prefix matched (the app sees the path below it)
+   * @param hop the request was forwarded by another node of the cluster (its marker checked and removed)
+   */
+  Exchange(Front front, Channel client, AppConnections connections, HttpRequest request, RouteTable.Route route, boolean hop) {
+    this.hop = hop;
     this.started = System.nanoTime();
     this.originalUri = request.uri();
     this.protocol = request.protocolVersion().text();
@@ -120,7 +132,8 @@ final class Exchange {
         ? request.headers().get(HttpHeaderNames.UPGRADE) : null;
   }
 
-  // ---- 1. instance: a lease at once if one is ready, else when the app has started
+  // ---- 1. upstream: another node that owns the app, or a lease on an instance here (at once if one is ready,
+  //         else when the app has started)
 
   void begin(AppPool pool) {
     begin(pool, null);
@@ -129,6 +142,12 @@ final class Exchange {
   /** {@code avoid}: the instance a retry failed on (another one is leased if the app has several). */
   private void begin(AppPool pool, Instance avoid) {
     this.pool = pool;
+    Node owner = hop ? null : front.placement().forwardTo(appName);
+    if (owner != null) {
+      upstream = new Upstream.Peer(owner);
+      connect();
+      return;
+    }
     CompletableFuture<Lease> pending = pool.acquire(avoid);
     if (pending.isDone()) {
       leased(pending);
@@ -154,13 +173,18 @@ final class Exchange {
       l.release();
       return;
     }
-    lease = l;
-    // ---- 2. app connection: a pooled one, or a new one (always new for a retry)
-    Channel pooled = retried ? null : connections.take(l.instance());
+    upstream = new Upstream.Local(l);
+    connect();
+  }
+
+  // ---- 2. connection: a pooled one, or a new one (always new for a retry)
+
+  private void connect() {
+    Channel pooled = retried ? null : connections.take(upstream);
     if (pooled != null) {
       send(pooled);
     } else {
-      connections.connect(l.instance()).addListener((ChannelFuture f) -> connected(f));
+      connections.connect(upstream).addListener((ChannelFuture f) -> connected(f));
     }
   }
 
@@ -171,12 +195,18 @@ final class Exchange {
     }
     if (!f.isSuccess()) {
       String why = "refused the connection (" + f.cause().getMessage() + ")";
+      if (upstream instanceof Upstream.Peer peer && peerFailures++ < MAX_PEER_FAILURES) {
+        // an owner that takes no connection is left out of this node's placement: the request goes to the next one
+        front.unreachable(peer.node());
+        again("node " + peer.node().name() + " " + why);
+        return;
+      }
       if (!retried) retry(why); // nothing reached the app: any request may go again
       else fail(ErrorPages.badGateway(appName, why));
       return;
     }
     // connected, nothing sent: a new instance's port is first checked to be its own (see Lease.verified)
-    CompletableFuture<?> verified = lease.verified();
+    CompletableFuture<?> verified = upstream.verified();
     if (verified.isDone()) {
       verified(f.channel(), verified);
     } else {
@@ -224,6 +254,7 @@ final class Exchange {
     Channel ch = app;
     headSent = true;
     prepareRequest();
+    aimRequest();
     ch.write(request);
     if (early != null) {
       for (HttpContent c; (c = early.poll()) != null; ) ch.write(c);
@@ -235,8 +266,9 @@ final class Exchange {
     front.updateReading();
   }
 
+  /** What any upstream gets, done once (a retry sends the request as prepared the first time). */
   private void prepareRequest() {
-    if (prepared) return; // a retry sends the request as prepared the first time
+    if (prepared) return;
     prepared = true;
     HttpHeaders h = request.headers();
     boolean chunked = HttpUtil.isTransferEncodingChunked(request);
@@ -246,16 +278,32 @@ final class Exchange {
       h.set(HttpHeaderNames.UPGRADE, upgrade);
       h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
     }
-    Forwarding.apply(h, front.remoteIp(), front.localPort(), front.trustedClient(), front.tls());
-    if (!prefix.isEmpty()) {
-      // "/blog/x?y" reaches the app as "/x?y", and X-Forwarded-Prefix tells it where it is mounted
-      String rest = request.uri().substring(prefix.length());
-      request.setUri(rest.isEmpty() || rest.charAt(0) != '/' ? "/" + rest : rest);
-      h.set("X-Forwarded-Prefix", prefix);
-    } else if (!front.trustedClient()) {
-      h.remove("X-Forwarded-Prefix");
+    if (!hop) { // a node that forwarded the request told the app about the client already
+      Forwarding.apply(h, front.remoteIp(), front.localPort(), front.trustedClient(), front.tls());
+      if (!front.trustedClient()) h.remove(Forwarding.PREFIX);
     }
     request.setProtocolVersion(HttpVersion.HTTP_1_1); // keep-alive to the app whatever the client speaks
+  }
+
+  /**
+   * What depends on the upstream, set for each attempt (a retry may go elsewhere): another node gets the path
+   * whole (it routes the request again) and the marker that it comes from a node; an instance gets the path
+   * below the route's prefix, and never the marker.
+   */
+  private void aimRequest() {
+    HttpHeaders h = request.headers();
+    if (upstream instanceof Upstream.Peer) {
+      request.setUri(originalUri);
+      h.set(Forwarding.HOP, front.placement().hopMarker());
+      return;
+    }
+    h.remove(Forwarding.HOP);
+    if (!prefix.isEmpty()) {
+      // "/blog/x?y" reaches the app as "/x?y", and X-Forwarded-Prefix tells it where it is mounted
+      String rest = originalUri.substring(prefix.length());
+      request.setUri(rest.isEmpty() || rest.charAt(0) != '/' ? "/" + rest : rest);
+      h.set(Forwarding.PREFIX, prefix);
+    }
   }
 
   /** A part of the request body, from the client. */
@@ -297,7 +345,9 @@ final class Exchange {
 
   private void armAnswerTimer() {
     if (answerTimer != null || responseStarted || tunnel) return;
-    long ms = (route.requestTimeout() != null ? route.requestTimeout() : front.config().requestTimeout()).toMillis();
+    // another node may have to start the app first: it answers 503 itself if the start fails
+    long ms = (route.requestTimeout() != null ? route.requestTimeout() : front.config().requestTimeout()).toMillis()
+        + (upstream instanceof Upstream.Peer ? route.startTimeout().toMillis() : 0);
     answerTimer = client.eventLoop().schedule(() -> {
       answerTimer = null;
       if (!done && !responseStarted) {
@@ -485,7 +535,7 @@ final class Exchange {
     done = true;
     cancelAnswerTimer();
     log();
-    lease.release();
+    upstream.release();
     Channel a = app;
     app = null;
     AppConnections.attach(a, null);
@@ -517,20 +567,26 @@ final class Exchange {
 
   /**
    * Sends the request once more, on a new connection to an instance leased again (another one if the app has
-   * several). Only before any answer, and only when the request cannot have reached the app or is repeatable.
+   * several), or to the app's owner node as placed now. Only before any answer, and only when the request cannot
+   * have reached the app or is repeatable.
    */
   private void retry(String why) {
-    LOG.debug("{}: {}; retrying {} {} once", appName, why, request.method(), originalUri);
     retried = true;
+    again(why);
+  }
+
+  /** Goes back to step 1: the upstream is decided again. */
+  private void again(String why) {
+    LOG.debug("{}: {}; sending {} {} again", appName, why, request.method(), originalUri);
     if (app != null) {
       AppConnections.attach(app, null);
       app.close();
       app = null;
     }
     cancelAnswerTimer();
-    Instance failed = lease.instance();
-    lease.release();
-    lease = null;
+    Instance failed = upstream instanceof Upstream.Local(Lease l) ? l.instance() : null;
+    upstream.release();
+    upstream = null;
     if (headSent) { // a repeatable request has no body: only its end to send again
       headSent = false;
       requestSent = false;
@@ -579,7 +635,7 @@ final class Exchange {
     HttpHeaders h = request.headers();
     front.accessLog().add(new AccessLog.Entry(System.currentTimeMillis(), front.remoteIp(), request.method().name(), originalUri,
         protocol, status, bytesOut, h.get(HttpHeaderNames.HOST), h.get(HttpHeaderNames.REFERER), h.get(HttpHeaderNames.USER_AGENT),
-        appName, lease == null ? null : "i" + lease.instance().id(), answered < 0 ? -1 : answered - started, now - started,
+        appName, upstream == null ? null : upstream.label(), answered < 0 ? -1 : answered - started, now - started,
         h.get("X-Request-Id")));
   }
 
@@ -587,7 +643,7 @@ final class Exchange {
     done = true;
     cancelAnswerTimer();
     if (responseStarted) log(); // cut mid-answer, or a tunnel ended: logged with the status the app gave
-    if (lease != null) lease.release();
+    if (upstream != null) upstream.release();
     if (app != null) {
       AppConnections.attach(app, null);
       app.close();

@@ -19,6 +19,14 @@ final class Forwarding {
   private static final AsciiString PORT = AsciiString.cached("X-Forwarded-Port");
   private static final AsciiString FORWARDED = AsciiString.cached("Forwarded");
   private static final AsciiString REQUEST_ID = AsciiString.cached("X-Request-Id");
+  /** Where an app is mounted (a route's path prefix); believed only from trusted proxies. */
+  static final AsciiString PREFIX = AsciiString.cached("X-Forwarded-Prefix");
+  /**
+   * The marker of a request one node of a cluster forwards to another, its value the cluster's secret: the node
+   * that gets it serves the request itself, never forwards it again, and keeps the forwarding headers the first
+   * node set. From anyone but a node it is refused (403); it never reaches an app.
+   */
+  static final AsciiString HOP = AsciiString.cached("Berth-Hop");
 
   private Forwarding() {}
 

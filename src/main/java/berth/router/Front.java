@@ -1,5 +1,7 @@
 package berth.router;
 
+import berth.cluster.Node;
+import berth.cluster.Placement;
 import berth.config.RouterConfig;
 import berth.pool.AppPool;
 import io.netty.buffer.Unpooled;
@@ -123,6 +125,14 @@ final class Front extends ChannelInboundHandlerAdapter {
     return router.draining();
   }
 
+  Placement placement() {
+    return router.placement();
+  }
+
+  void unreachable(Node node) {
+    router.unreachable(node);
+  }
+
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     if (current != null && current.tunneling()) {
@@ -171,6 +181,15 @@ final class Front extends ChannelInboundHandlerAdapter {
     }
     String host = request.headers().get(HttpHeaderNames.HOST);
     boolean hasBody = HttpUtil.isTransferEncodingChunked(request) || HttpUtil.getContentLength(request, 0L) > 0;
+    String marker = request.headers().get(Forwarding.HOP);
+    boolean hop = marker != null;
+    if (hop) {
+      if (!router.placement().fromNode(marker)) {
+        answer(request, ErrorPages.badRequest(403, "its " + Forwarding.HOP + " header is for the nodes of a Berth cluster only"), true);
+        return;
+      }
+      request.headers().remove(Forwarding.HOP);
+    }
     RouteTable.Route route = router.routes().route(host, request.uri());
     String appName = route == null ? null : route.app();
     AppPool pool = appName == null ? null : router.pool().get(appName);
@@ -183,7 +202,7 @@ final class Front extends ChannelInboundHandlerAdapter {
           + appName + " accepts (max_body_size " + berth.config.Sizes.format(route.maxBodySize()) + ")"), true);
       return;
     }
-    current = new Exchange(this, ctx.channel(), connections, request, route);
+    current = new Exchange(this, ctx.channel(), connections, request, route, hop);
     current.begin(pool);
   }
 

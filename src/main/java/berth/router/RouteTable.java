@@ -25,8 +25,9 @@ public final class RouteTable {
    *
    * @param requestTimeout the app's {@code request_timeout}, or null for the router's
    * @param maxBodySize the app's {@code max_body_size}, 0 for none
+   * @param startTimeout the app's {@code start_timeout}: a request forwarded to another node may wait for a start there
    */
-  public record Route(String app, String prefix, java.time.Duration requestTimeout, long maxBodySize) {}
+  public record Route(String app, String prefix, java.time.Duration requestTimeout, long maxBodySize, java.time.Duration startTimeout) {}
 
   /** One host's routes: its own, and by path prefix. */
   private record HostRoutes(Route root, Map<String, Route> prefixes) {
@@ -65,7 +66,7 @@ public final class RouteTable {
         int slash = d.indexOf('/');
         String host = slash < 0 ? d : d.substring(0, slash);
         String prefix = slash < 0 ? "" : d.substring(slash);
-        byHost.computeIfAbsent(host, h -> new HashMap<>()).put(prefix, new Route(app.name(), prefix, app.requestTimeout(), app.maxBodySize()));
+        byHost.computeIfAbsent(host, h -> new HashMap<>()).put(prefix, new Route(app.name(), prefix, app.requestTimeout(), app.maxBodySize(), app.startTimeout()));
       }
     }
     Map<String, HostRoutes> exact = new HashMap<>();

@@ -1,6 +1,8 @@
 package berth.router;
 
 import berth.apps.Catalog;
+import berth.cluster.Node;
+import berth.cluster.Placement;
 import berth.config.HostPort;
 import berth.config.RouterConfig;
 import berth.pool.Pool;
@@ -63,6 +65,8 @@ public final class Router {
   private final List<Channel> listeners = new ArrayList<>();
   private final FastThreadLocal<AppConnections> connections = new FastThreadLocal<>();
   private volatile RouteTable routes = RouteTable.EMPTY;
+  private volatile Placement placement = Placement.SOLO;
+  private volatile Consumer<Node> unreachable = n -> { };
   private volatile boolean draining;
 
   public Router(Pool pool, int eventLoops, RouterConfig config, java.nio.file.Path logDir) {
@@ -81,6 +85,27 @@ public final class Router {
 
   public RouteTable routes() {
     return routes;
+  }
+
+  /**
+   * Which apps this node serves and where the others go (a cluster's placement; {@link Placement#SOLO} without
+   * one), swapped whole like the route table. Requests already forwarded by a node are served here whatever it says.
+   */
+  public void place(Placement placement) {
+    this.placement = placement;
+  }
+
+  Placement placement() {
+    return placement;
+  }
+
+  /** Called (on an event loop; must not block) when another node's router cannot be connected to. */
+  public void onUnreachable(Consumer<Node> listener) {
+    this.unreachable = listener;
+  }
+
+  void unreachable(Node node) {
+    unreachable.accept(node);
   }
 
   Pool pool() {

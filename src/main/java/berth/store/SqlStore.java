@@ -15,6 +15,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -67,7 +68,16 @@ public final class SqlStore implements Store {
 
   private final HikariDataSource pool;
   private final String description;
+  /** PostgreSQL (many nodes may share it: writes notify, a feed listens), else SQLite. */
+  private final boolean postgres;
+  private final SqlNodes nodes;
+  /** Listens for other nodes' writes (PostgreSQL only); null until started, and on SQLite. */
+  private ChangeFeed feed;
   private final List<Consumer<Catalog>> listeners = new CopyOnWriteArrayList<>();
+  /** The last revision given to the listeners. Guarded by {@link #writes}. */
+  private long published = -1;
+  private volatile Health health = new Health(true, Instant.now(), null);
+  private volatile SQLException lastFailure;
   /** Held by each write of this process from its transaction to its last listener, and by snapshot refreshes. */
   private final ReentrantLock writes = new ReentrantLock();
   /** The apps as of {@link Snapshot#catalog()}'s version. Guarded by {@link #writes} for writing; read freely. */
@@ -81,9 +91,11 @@ public final class SqlStore implements Store {
     }
   }
 
-  private SqlStore(HikariDataSource pool, String description) {
+  private SqlStore(HikariDataSource pool, String description, boolean postgres) {
     this.pool = pool;
     this.description = description;
+    this.postgres = postgres;
+    this.nodes = new SqlNodes(pool, postgres, this::unavailable, this::reached);
   }
 
   /**
@@ -130,7 +142,8 @@ public final class SqlStore implements Store {
       Throwable cause = e.getCause() != null ? e.getCause() : e;
       throw new StoreException.Unavailable("cannot open the database (" + description + "): " + cause.getMessage(), e);
     }
-    SqlStore store = new SqlStore(pool, description);
+    boolean postgres = jdbcUrl.startsWith("jdbc:postgresql:");
+    SqlStore store = new SqlStore(pool, description, postgres);
     try {
       var result = Flyway.configure().dataSource(pool).locations("classpath:db/migration").failOnMissingLocations(true).load().migrate();
       if (result.migrationsExecuted > 0) LOG.info("store {}: migrated to version {}", description, result.targetSchemaVersion);
@@ -139,6 +152,10 @@ public final class SqlStore implements Store {
       pool.close();
       if (e instanceof StoreException se) throw se;
       throw new StoreException.Unavailable("cannot migrate the database (" + description + "): " + e.getMessage(), e);
+    }
+    if (postgres) {
+      store.feed = new ChangeFeed(jdbcUrl, store, description);
+      store.feed.start();
     }
     return store;
   }
@@ -325,10 +342,10 @@ public final class SqlStore implements Store {
         }
       }
       long now = System.currentTimeMillis();
-      tx.batch("INSERT INTO apps (name, spec, version, created_at, updated_at) VALUES (?, ?, 1, ?, ?)",
-          changed.stream().filter(s -> s.version() == 1).map(s -> List.<Object>of(s.app().name(), specs.get(s.app().name()), now, now)).toList());
-      tx.batch("UPDATE apps SET spec = ?, version = version + 1, updated_at = ? WHERE name = ?",
-          changed.stream().filter(s -> s.version() > 1).map(s -> List.<Object>of(specs.get(s.app().name()), now, s.app().name())).toList());
+      tx.batch("INSERT INTO apps (name, spec, version, created_at, updated_at, revision) VALUES (?, ?, 1, ?, ?, ?)",
+          changed.stream().filter(s -> s.version() == 1).map(s -> List.<Object>of(s.app().name(), specs.get(s.app().name()), now, now, tx.revision)).toList());
+      tx.batch("UPDATE apps SET spec = ?, version = version + 1, updated_at = ?, revision = ? WHERE name = ?",
+          changed.stream().filter(s -> s.version() > 1).map(s -> List.<Object>of(specs.get(s.app().name()), now, tx.revision, s.app().name())).toList());
       tx.batch("INSERT INTO domains (domain, app) VALUES (?, ?)",
           changed.stream().flatMap(s -> s.app().domains().stream().map(d -> List.<Object>of(d, s.app().name()))).toList());
       return new Change<>(result, changed, List.of());
@@ -337,7 +354,41 @@ public final class SqlStore implements Store {
 
   @Override
   public void onChange(Consumer<Catalog> listener) {
-    listeners.add(listener);
+    writes.lock();
+    try {
+      if (listeners.isEmpty()) published = snapshot.catalog().version(); // catalogs from here on
+      listeners.add(listener);
+    } finally {
+      writes.unlock();
+    }
+  }
+
+  @Override
+  public Health health() {
+    return health;
+  }
+
+  @Override
+  public Nodes nodes() {
+    return nodes;
+  }
+
+  /** A call to the database worked: it is up (since now, if it was down). */
+  void reached() {
+    if (!health.up()) {
+      Health was = health;
+      health = new Health(true, Instant.now(), null);
+      LOG.info("store {}: the database answers again (it did not from {})", description, was.since());
+    }
+  }
+
+  /** A call to the database failed: it is down (since the first failure), for the reason given. */
+  void lost(SQLException failure) {
+    lastFailure = failure;
+    String problem = failure.getMessage();
+    Health h = health;
+    if (h.up()) LOG.warn("store {}: the database does not answer ({}); serving with the apps as of revision {}", description, problem, known());
+    health = new Health(false, h.up() ? Instant.now() : h.since(), problem);
   }
 
   @Override
@@ -347,6 +398,7 @@ public final class SqlStore implements Store {
 
   @Override
   public void close() {
+    if (feed != null) feed.close();
     pool.close();
   }
 
@@ -373,6 +425,7 @@ public final class SqlStore implements Store {
    * back), patches the snapshot and tells the listeners, all before the next write of this process begins.
    */
   private <T> T write(Work<T> work) {
+    failFastWhileDown();
     writes.lock();
     try {
       Change<T> change;
@@ -383,12 +436,15 @@ public final class SqlStore implements Store {
           Tx tx = new Tx(c);
           tx.exec("UPDATE revision SET value = value + 1 WHERE id = 1");
           revision = tx.revision();
+          tx.revision = revision;
           change = work.run(tx);
           if (change.empty()) {
             c.rollback();
             return change.result();
           }
+          if (postgres) tx.notifyRevision();
           c.commit();
+          reached();
         } catch (SQLException | RuntimeException e) {
           if (!rollbackQuietly(c) || e instanceof SQLException) {
             // a connection whose transaction state is in doubt (SQLite after a busy timeout says "no transaction
@@ -414,20 +470,50 @@ public final class SqlStore implements Store {
         }
         snapshot = new Snapshot(new Catalog(revision, apps), Collections.unmodifiableMap(versions));
       } else {
-        refresh(); // someone else wrote in between: read it all
+        refresh(); // someone else wrote in between: read what they wrote
       }
-      Catalog now = snapshot.catalog();
-      for (Consumer<Catalog> l : listeners) {
-        try {
-          l.accept(now);
-        } catch (RuntimeException e) {
-          LOG.error("a listener failed on store revision {} (the write is committed)", now.version(), e);
-        }
-      }
+      publish();
       return change.result();
     } finally {
       writes.unlock();
     }
+  }
+
+  /**
+   * Gives the listeners the snapshot's catalog if they have not had it yet. Called under {@link #writes}, so
+   * listeners see catalogs one at a time, in revision order, each once, whichever thread found it (a write of this
+   * process, a read that found another process's write, or the change feed).
+   */
+  private void publish() {
+    Catalog now = snapshot.catalog();
+    if (listeners.isEmpty() || now.version() == published) return;
+    published = now.version();
+    for (Consumer<Catalog> l : listeners) {
+      try {
+        l.accept(now);
+      } catch (RuntimeException e) {
+        LOG.error("a listener failed on store revision {} (the write is committed)", now.version(), e);
+      }
+    }
+  }
+
+  /**
+   * Reads what other processes wrote since the snapshot, if anything, and tells the listeners (the change feed
+   * calls it on a notification and once a second). Throws {@link StoreException.Unavailable}.
+   */
+  void catchUp() {
+    writes.lock();
+    try {
+      refresh();
+      publish();
+    } finally {
+      writes.unlock();
+    }
+  }
+
+  /** The revision of the snapshot: what this process has read or written. */
+  long known() {
+    return snapshot.catalog().version();
   }
 
   /** Whether the rollback worked. */
@@ -446,6 +532,7 @@ public final class SqlStore implements Store {
       // only another process writing at the same moment can get here: the checks above run under the revision lock
       return new StoreException.Conflict("name", "another writer changed the same app or domain at the same moment; try again (" + e.getMessage() + ")");
     }
+    lost(e);
     return new StoreException.Unavailable("the database (" + description + ") failed: " + e.getMessage(), e);
   }
 
@@ -460,6 +547,8 @@ public final class SqlStore implements Store {
   /** One write transaction's statements. */
   private static final class Tx {
     private final Connection c;
+    /** This transaction's revision, once bumped: every row it writes carries it. */
+    long revision;
 
     Tx(Connection c) {
       this.c = c;
@@ -485,6 +574,14 @@ public final class SqlStore implements Store {
 
     long revision() throws SQLException {
       return SqlStore.revision(c);
+    }
+
+    /** PostgreSQL: tells every node listening, at commit (not at all if the transaction rolls back). */
+    void notifyRevision() throws SQLException {
+      try (PreparedStatement ps = c.prepareStatement("SELECT pg_notify('" + ChangeFeed.CHANNEL + "', ?)")) {
+        ps.setString(1, Long.toString(revision));
+        ps.executeQuery().close();
+      }
     }
 
     Long version(String name) throws SQLException {
@@ -552,11 +649,11 @@ public final class SqlStore implements Store {
 
     void insert(String name, String spec) throws SQLException {
       long now = System.currentTimeMillis();
-      exec("INSERT INTO apps (name, spec, version, created_at, updated_at) VALUES (?, ?, 1, ?, ?)", name, spec, now, now);
+      exec("INSERT INTO apps (name, spec, version, created_at, updated_at, revision) VALUES (?, ?, 1, ?, ?, ?)", name, spec, now, now, revision);
     }
 
     void update(String name, String spec) throws SQLException {
-      exec("UPDATE apps SET spec = ?, version = version + 1, updated_at = ? WHERE name = ?", spec, System.currentTimeMillis(), name);
+      exec("UPDATE apps SET spec = ?, version = version + 1, updated_at = ?, revision = ? WHERE name = ?", spec, System.currentTimeMillis(), revision, name);
     }
 
     private static String marks(int n) {
@@ -567,6 +664,7 @@ public final class SqlStore implements Store {
       for (int i = 0; i < args.size(); i++) {
         Object a = args.get(i);
         if (a instanceof Long l) ps.setLong(i + 1, l);
+        else if (a instanceof Integer n) ps.setInt(i + 1, n);
         else ps.setString(i + 1, (String) a);
       }
     }
@@ -574,8 +672,22 @@ public final class SqlStore implements Store {
 
   // ---- reading
 
-  /** The snapshot, loaded again first if the database's revision moved since (another process wrote). */
+  /**
+   * While the change feed cannot connect to the database (PostgreSQL: it tries again every second), reads and
+   * writes fail at once instead of each waiting for a connection that will not come (the pool's 5 s): an API call
+   * during an outage is a quick 503 that says since when, and the first one after the feed is back goes through.
+   */
+  private void failFastWhileDown() {
+    Health h = health;
+    if (feed != null && !h.up() && feed.unreachable()) {
+      throw new StoreException.Unavailable("the database (" + description + ") failed: " + h.problem() + " (it has not answered since " + h.since()
+          + ")", lastFailure);
+    }
+  }
+
+  /** The snapshot, caught up first if the database's revision moved since (another process wrote). */
   private Snapshot current() {
+    failFastWhileDown();
     writes.lock();
     try {
       long revision;
@@ -584,7 +696,11 @@ public final class SqlStore implements Store {
       } catch (SQLException e) {
         throw unavailable(e);
       }
-      if (revision != snapshot.catalog().version()) refresh();
+      reached();
+      if (revision != snapshot.catalog().version()) {
+        refresh();
+        publish();
+      }
       return snapshot;
     } finally {
       writes.unlock();
@@ -592,32 +708,55 @@ public final class SqlStore implements Store {
   }
 
   /**
-   * Loads every app. The revision is read before and after the apps: equal, nobody committed in between (every
-   * commit bumps it), so the rows belong to that revision; else it reads again.
+   * Brings the snapshot up to the database's revision, reading only what changed: the rows written after the
+   * snapshot's revision (each row carries the revision that wrote it), and the names of all apps to see which were
+   * deleted. The revision is read before and after: equal, nobody committed in between (every commit bumps it), so
+   * the result is the catalog at that revision; else it reads again. A database whose revision went back (restored
+   * from an older backup) is read whole.
    */
   private void refresh() {
     writes.lock();
     try (Connection c = pool.getConnection()) {
       for (int attempt = 1; ; attempt++) {
+        Snapshot base = snapshot;
+        long known = base.catalog().version();
         long before = revision(c);
-        Map<String, App> apps = new LinkedHashMap<>();
-        Map<String, Long> versions = new HashMap<>();
-        try (PreparedStatement ps = c.prepareStatement("SELECT name, spec, version FROM apps ORDER BY name");
-            ResultSet rs = ps.executeQuery()) {
-          while (rs.next()) {
-            String name = rs.getString(1);
-            try {
-              App app = AppKeys.fromJson(JSON.readTree(rs.getString(2)), Origin.STORED);
-              apps.put(name, app);
-              versions.put(name, rs.getLong(3));
-            } catch (ConfigException | JsonProcessingException e) {
-              LOG.error("app {} in the store cannot be read, so it is left out: {}", name, e.getMessage());
+        if (before == known) return;
+        boolean whole = before < known;
+        Map<String, App> written = new HashMap<>();
+        Map<String, Long> writtenVersions = new HashMap<>();
+        Set<String> unreadable = new HashSet<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT name, spec, version FROM apps WHERE revision > ?")) {
+          ps.setLong(1, whole ? -1 : known);
+          try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+              String name = rs.getString(1);
+              try {
+                written.put(name, AppKeys.fromJson(JSON.readTree(rs.getString(2)), Origin.STORED));
+                writtenVersions.put(name, rs.getLong(3));
+              } catch (ConfigException | JsonProcessingException e) {
+                unreadable.add(name);
+                LOG.error("app {} in the store cannot be read, so it is left out: {}", name, e.getMessage());
+              }
             }
           }
         }
+        Set<String> names = new HashSet<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT name FROM apps"); ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) names.add(rs.getString(1));
+        }
         long after = revision(c);
         if (before == after || attempt == 5) {
-          snapshot = new Snapshot(new Catalog(after, apps), Collections.unmodifiableMap(versions));
+          Map<String, App> apps = new TreeMap<>(whole ? Map.of() : base.catalog().apps());
+          Map<String, Long> versions = new HashMap<>(whole ? Map.of() : base.versions());
+          apps.keySet().retainAll(names);
+          versions.keySet().retainAll(names);
+          unreadable.forEach(n -> { apps.remove(n); versions.remove(n); });
+          apps.putAll(written);
+          versions.putAll(writtenVersions);
+          // given up on a still database: what was read is kept, and the next catch-up reads again from `before`
+          snapshot = new Snapshot(new Catalog(before, new LinkedHashMap<>(apps)), Collections.unmodifiableMap(versions));
+          reached();
           return;
         }
       }

@@ -77,8 +77,28 @@ public interface Store extends AutoCloseable {
   /** All apps as one snapshot; its version is the store's revision. */
   Catalog catalog();
 
-  /** Called after every committed write on this node, with the catalog as of that write. */
+  /**
+   * Calls {@code listener} with every later catalog: after each committed write of this process (on the writing
+   * thread, before the write returns), and, on PostgreSQL, after each write of another process sharing the
+   * database, as soon as this one learns of it (a notification, or the catch-up by revision once a second; on
+   * the store's feed thread). Catalogs come one at a time, in revision order; one that another process wrote may
+   * be skipped when a later one is already there. The catalog as of the registration is not given: read it with
+   * {@link #catalog()} after registering.
+   */
   void onChange(Consumer<Catalog> listener);
+
+  /**
+   * Whether the database answers, as the last call to it found: up since when, or down since when and why.
+   * While it is down the store keeps its last catalog (reads fail, listeners get nothing) and catches up when it
+   * is back.
+   */
+  Health health();
+
+  /** @param up the last call to the database worked @param problem why it failed (null when up) */
+  record Health(boolean up, java.time.Instant since, String problem) {}
+
+  /** The nodes table of a cluster sharing this database. */
+  Nodes nodes();
 
   /** What the store is, for logs and the status endpoint, e.g. {@code sqlite /var/berth/berth.db}. */
   String describe();

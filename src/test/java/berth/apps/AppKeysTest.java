@@ -32,7 +32,7 @@ class AppKeysTest {
          "idle_timeout": "90s", "start_timeout": "1500ms", "stop_timeout": "0s", "stop_signal": "sigquit", "max_queue": 7,
          "ready_path": "/health", "user": "www-data", "group": "www-data", "memory_limit": "268435456", "memory_recycle": "200M",
          "pids_limit": 64, "cpu_weight": 300, "max_requests": 1000, "max_lifetime": "1d2h", "request_timeout": "2m",
-         "max_body_size": "10M", "min_instances": 1, "max_instances": 3, "concurrency": 4}
+         "max_body_size": "10M", "min_instances": 1, "max_instances": 3, "concurrency": 4, "nodes": 3}
         """), Origin.REQUEST);
 
     JsonNode canonical = AppKeys.toJson(app);
@@ -41,7 +41,7 @@ class AppKeysTest {
         {"name":"blog","domains":["blog.example.com","www.blog.example.com"],"command":"exec gunicorn app:app","directory":"@DIR@",\
         "env":{"A":"1","B":"2","C":"true"},"idle_timeout":"1m30s","start_timeout":"1s500ms","stop_timeout":"0s","stop_signal":"QUIT",\
         "max_queue":7,"ready_path":"/health","user":"www-data","group":"www-data","memory_limit":"256M","memory_recycle":"200M",\
-        "pids_limit":64,"cpu_weight":300,"max_requests":1000,"max_lifetime":"1d2h","request_timeout":"2m","max_body_size":"10M","min_instances":1,"max_instances":3,"concurrency":4}""").replace("@DIR@", dir.toString()));
+        "pids_limit":64,"cpu_weight":300,"max_requests":1000,"max_lifetime":"1d2h","request_timeout":"2m","max_body_size":"10M","min_instances":1,"max_instances":3,"concurrency":4,"nodes":3}""").replace("@DIR@", dir.toString()));
     assertThat(AppKeys.fromJson(canonical, Origin.STORED)).isEqualTo(app);
     assertThat(AppKeys.fromJson(canonical, Origin.REQUEST)).isEqualTo(app);
     assertThat(AppKeys.toJson(AppKeys.fromJson(canonical, Origin.STORED))).isEqualTo(canonical);

@@ -45,7 +45,7 @@ class BackoffTest {
 
   private AppPool pool(String command) {
     App app = new App("t", List.of("t.test"), new Launch(command, dir.resolve("app"), Map.of()), Duration.ofHours(1),
-        Duration.ofSeconds(20), Duration.ofSeconds(1), StopSignal.TERM, 10, 0, 0, App.DEFAULT_CPU_WEIGHT, 0, 0, Duration.ZERO, null, null, null, null, 0, 0, 1, 10);
+        Duration.ofSeconds(20), Duration.ofSeconds(1), StopSignal.TERM, 10, 0, 0, App.DEFAULT_CPU_WEIGHT, 0, 0, Duration.ZERO, null, null, null, null, 0, 0, 1, 10, 1);
     return new AppPool(app, supervisor, new AppLog(dir.resolve("t.log")), clock, timer);
   }
 

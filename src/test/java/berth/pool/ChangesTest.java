@@ -19,18 +19,18 @@ import org.junit.jupiter.params.provider.MethodSource;
 class ChangesTest {
   private static final App BASE = new App("t", List.of("t.test"), new Launch("run", Path.of("/srv/t"), Map.of("K", "secret")),
       Duration.ofMinutes(5), Duration.ofSeconds(60), Duration.ofSeconds(10), StopSignal.TERM, 100, 64L << 20, 0, 100, 0, 0,
-      Duration.ZERO, null, null, null, null, 0, 0, 1, 10);
+      Duration.ZERO, null, null, null, null, 0, 0, 1, 10, 1);
 
   @SuppressWarnings("unchecked")
   private static App with(UnaryOperator<Object[]> change) {
     Object[] c = {BASE.name(), BASE.domains(), BASE.launch(), BASE.idleTimeout(), BASE.startTimeout(), BASE.stopTimeout(), BASE.stopSignal(),
         BASE.maxQueue(), BASE.memoryLimit(), BASE.pidsLimit(), BASE.cpuWeight(), BASE.memoryRecycle(), BASE.maxRequests(), BASE.maxLifetime(),
         BASE.readyPath(), BASE.user(), BASE.group(), BASE.requestTimeout(), BASE.maxBodySize(),
-        BASE.minInstances(), BASE.maxInstances(), BASE.concurrency()};
+        BASE.minInstances(), BASE.maxInstances(), BASE.concurrency(), BASE.nodes()};
     c = change.apply(c);
     return new App((String) c[0], (List<String>) c[1], (Launch) c[2], (Duration) c[3], (Duration) c[4], (Duration) c[5], (StopSignal) c[6],
         (int) c[7], (long) c[8], (int) c[9], (int) c[10], (long) c[11], (long) c[12], (Duration) c[13], (String) c[14], (String) c[15],
-        (String) c[16], (Duration) c[17], (long) c[18], (int) c[19], (int) c[20], (int) c[21]);
+        (String) c[16], (Duration) c[17], (long) c[18], (int) c[19], (int) c[20], (int) c[21], (int) c[22]);
   }
 
   private static UnaryOperator<Object[]> set(int i, Object v) {

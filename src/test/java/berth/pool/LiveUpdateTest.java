@@ -54,7 +54,7 @@ class LiveUpdateTest {
 
   private App app(String command, Map<String, String> env) {
     return new App("t", List.of("t.test"), new Launch(command, dir.resolve("app"), env), Duration.ofHours(1),
-        Duration.ofSeconds(20), Duration.ofSeconds(2), StopSignal.TERM, 10, 0, 0, App.DEFAULT_CPU_WEIGHT, 0, 0, Duration.ZERO, null, null, null, null, 0, 0, 1, 10);
+        Duration.ofSeconds(20), Duration.ofSeconds(2), StopSignal.TERM, 10, 0, 0, App.DEFAULT_CPU_WEIGHT, 0, 0, Duration.ZERO, null, null, null, null, 0, 0, 1, 10, 1);
   }
 
   /** The TEST_COLOR the instance serving now has, asked of the instance itself through a lease. */

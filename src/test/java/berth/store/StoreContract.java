@@ -269,6 +269,70 @@ abstract class StoreContract {
   }
 
   @Test
+  void aStoreSeesWhatAnotherStoreOnTheSameDatabaseWroteAndTellsItsListenersInOrder() {
+    // two stores on one database, as two nodes: the second catches up by revision, reading only what changed
+    Store first = open();
+    Store second = open();
+    List<Catalog> seen = new CopyOnWriteArrayList<>();
+    second.onChange(seen::add);
+    first.create(app("blog", "blog.example.com"));
+    first.create(app("api", "api.example.com"));
+    assertThat(second.catalog().apps().keySet()).containsExactlyInAnyOrder("blog", "api");
+    first.replace(withCommand("blog", "exec ./v2", "blog.example.com"), 1);
+    first.delete("api", 1);
+    assertThat(second.catalog()).isEqualTo(first.catalog());
+    assertThat(second.get("blog").orElseThrow().version()).isEqualTo(2);
+    // deleted and created again: version 1 again, and still seen as a change
+    first.delete("blog", 2);
+    first.create(withCommand("blog", "exec ./v3", "blog.example.com"));
+    assertThat(second.catalog()).isEqualTo(first.catalog());
+    assertThat(second.catalog().app("blog").launch().command()).isEqualTo("exec ./v3");
+    // a write of the second store on top of what it caught up with
+    second.create(app("shop", "shop.example.com"));
+    assertThat(first.catalog()).isEqualTo(second.catalog());
+    assertThat(seen).isNotEmpty();
+    assertThat(seen).extracting(Catalog::version).isSorted().doesNotHaveDuplicates();
+    assertThat(seen.getLast()).isEqualTo(second.catalog());
+  }
+
+  @Test
+  void nodesRegisterHeartbeatAndLeaveAndShareOneSecret() throws Exception {
+    Store first = open();
+    Store second = open();
+    Nodes nodes = first.nodes();
+    String secret = nodes.secret();
+    assertThat(secret).hasSizeGreaterThanOrEqualTo(32);
+    assertThat(second.nodes().secret()).as("the first node's secret stays").isEqualTo(secret);
+
+    nodes.register("web1", "10.0.0.1:8080", 100, "i1");
+    second.nodes().register("web2", "10.0.0.2:8080", 200, "i2");
+    Thread.sleep(50);
+    assertThat(nodes.heartbeat("web1", "i1", List.of("blog", "shop"))).isTrue();
+    List<Nodes.Row> rows = second.nodes().all();
+    assertThat(rows).extracting(Nodes.Row::name).containsExactly("web1", "web2");
+    Nodes.Row web1 = rows.get(0);
+    assertThat(web1.address()).isEqualTo("10.0.0.1:8080");
+    assertThat(web1.running()).containsExactly("blog", "shop");
+    assertThat(web1.heartbeatAge()).isLessThan(rows.get(1).heartbeatAge()).isLessThan(java.time.Duration.ofSeconds(5));
+    assertThat(rows.get(1).capacity()).isEqualTo(200);
+    assertThat(rows.get(1).running()).isEmpty();
+
+    // another run of web1 takes the row: the old one's heartbeats are refused from then on
+    second.nodes().register("web1", "10.0.0.9:8080", 100, "i3");
+    assertThat(nodes.heartbeat("web1", "i1", List.of())).isFalse();
+    assertThat(nodes.find("web1").orElseThrow().incarnation()).isEqualTo("i3");
+    // a leave by a run that no longer has the row removes nothing
+    nodes.leave("web1", "i1");
+    assertThat(nodes.find("web1")).isPresent();
+    nodes.leave("web1", "i3");
+    assertThat(nodes.find("web1")).isEmpty();
+
+    Thread.sleep(120);
+    assertThat(nodes.forget(java.time.Duration.ofMillis(100))).isEqualTo(1);
+    assertThat(nodes.all()).isEmpty();
+  }
+
+  @Test
   void aStoreWhoseDatabaseIsGoneSaysUnavailableWithTheCause() throws Exception {
     Store store = open();
     store.create(app("blog", "blog.example.com"));

@@ -30,7 +30,7 @@ class SupervisorTest {
 
   private App app(String command) {
     return new App("t", List.of("t.test"), new Launch(command, dir, Map.of("TEST_VAR", "x")), Duration.ofMinutes(5),
-        Duration.ofSeconds(30), Duration.ofSeconds(2), StopSignal.TERM, 10, 0, 0, App.DEFAULT_CPU_WEIGHT, 0, 0, Duration.ZERO, null, null, null, null, 0, 0, 1, 10);
+        Duration.ofSeconds(30), Duration.ofSeconds(2), StopSignal.TERM, 10, 0, 0, App.DEFAULT_CPU_WEIGHT, 0, 0, Duration.ZERO, null, null, null, null, 0, 0, 1, 10, 1);
   }
 
   private static String status(long pid, String field) throws Exception {

@@ -44,16 +44,25 @@ public final class BerthProcess implements AutoCloseable {
 
   /** Starts {@code serve} with the apps file {@code apps} and the given JVM options; waits until it listens. */
   public static BerthProcess start(Path dir, Path apps, List<String> jvmOptions, String... serveArgs) throws IOException {
-    return start(List.of(), dir, apps, jvmOptions, serveArgs);
+    return startWith(List.of(), dir, apps, jvmOptions, TestPorts.range(1), "berth-test-" + ProcessHandle.current().pid() + "-sub", serveArgs);
   }
 
   /** As {@link #start(Path, Path, List, String...)}, the command line run by {@code wrapper} (e.g. a shell that joins a cgroup first). */
   public static BerthProcess start(List<String> wrapper, Path dir, Path apps, List<String> jvmOptions, String... serveArgs) throws IOException {
+    return startWith(wrapper, dir, apps, jvmOptions, TestPorts.range(1), "berth-test-" + ProcessHandle.current().pid() + "-sub", serveArgs);
+  }
+
+  /**
+   * As {@link #start(List, Path, Path, List, String...)}, with the app ports and the cgroup name given: Berths
+   * running at the same time (the nodes of a cluster) need their own of both.
+   */
+  public static BerthProcess startWith(List<String> wrapper, Path dir, Path apps, List<String> jvmOptions, String ports, String cgroup,
+      String... serveArgs) throws IOException {
     List<String> cmd = new ArrayList<>(wrapper);
     cmd.addAll(commandLine(jvmOptions, "serve",
         "--apps", apps.toString(), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
-        "--data", dir.resolve("data").toString(), "--ports", TestPorts.range(1)));
-    cmd.addAll(List.of("--cgroup", "berth-test-" + ProcessHandle.current().pid() + "-sub"));
+        "--data", dir.resolve("data").toString(), "--ports", ports));
+    cmd.addAll(List.of("--cgroup", cgroup));
     if (!List.of(serveArgs).contains("--tls-listen")) cmd.addAll(List.of("--tls-listen", "127.0.0.1:0"));
     cmd.addAll(List.of(serveArgs));
     Path output = dir.resolve("berth.out");

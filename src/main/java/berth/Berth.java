@@ -237,11 +237,13 @@ public final class Berth implements AutoCloseable {
 
   /**
    * A new placement: the router forwards what this node no longer owns from now on, and the instances of those
-   * apps stop gracefully (requests in flight finish); an app this node now owns starts at its first request.
+   * apps stop gracefully (requests in flight finish); an app this node now owns starts at its first request, or
+   * at once for its {@code min_instances}.
    */
   private void placed(Placement placement) {
     router.place(placement);
     if (stopping) return;
+    pool.place(placement::owns);
     for (AppPool.Status s : pool.status()) {
       boolean runs = s.state() instanceof Instance.Starting || s.state() instanceof Instance.Ready;
       if (runs && !placement.owns(s.app())) {

@@ -109,6 +109,8 @@ public final class AppPool {
   private Rollout rollout;
   /** Settings a replacement failed to start with: instances running other settings are not replaced again for them. */
   private App failedLaunch;
+  /** Whether this node owns the app (always, without a cluster): min_instances are kept only by its owners. */
+  private boolean owned = true;
   /** serving + starting: what the budget may spare of this app beyond min_instances. Written under the lock. */
   private volatile int running;
 
@@ -376,9 +378,9 @@ public final class AppPool {
     running = serving.size() + starting.size();
   }
 
-  /** Starts instances up to {@code min_instances}, unless an operator stopped the app or it backs off. */
+  /** Starts instances up to {@code min_instances}, unless an operator stopped the app, another node owns it, or it backs off. */
   private void keepMinimumLocked() {
-    if (held || closed != null) return;
+    if (held || !owned || closed != null) return;
     Instant now = clock.instant();
     while (serving.size() + starting.size() < app.minInstances() && seatWait == null) {
       if (now.isBefore(retryAt)) {
@@ -406,6 +408,15 @@ public final class AppPool {
 
   /** Keeps min_instances running from now on: for a new app, or at Berth's start. */
   void warm() {
+    reconcile();
+  }
+
+  /** In a cluster: whether this node now owns the app; an owner keeps its min_instances (the others stop theirs). */
+  void owned(boolean owns) {
+    synchronized (this) {
+      if (owned == owns) return;
+      owned = owns;
+    }
     reconcile();
   }
 

@@ -45,6 +45,8 @@ public final class Pool implements AutoCloseable {
   /** Per app name, for the life of Berth: an app deleted and created again never reuses an instance number. */
   private final Map<String, AtomicInteger> ids = new ConcurrentHashMap<>();
   private final Budget budget;
+  /** Which apps this node owns (in a cluster; all of them otherwise). */
+  private volatile java.util.function.Predicate<String> owns = app -> true;
 
   public Pool(Supervisor supervisor, Path logDir, InstantSource clock) {
     this(supervisor, logDir, clock, DEFAULT_DRAIN, 0, 0);
@@ -86,6 +88,7 @@ public final class Pool implements AutoCloseable {
         AtomicInteger next = ids.computeIfAbsent(app.name(), n -> new AtomicInteger(1));
         AppPool p = new AppPool(app, supervisor, log(app.name()), clock, timer, budget, next::getAndIncrement);
         pools.put(app.name(), p);
+        p.owned(owns.test(app.name()));
         p.warm(); // min_instances start now, without waiting for a request
       } else {
         existing.update(app);
@@ -104,6 +107,15 @@ public final class Pool implements AutoCloseable {
     gone.close("app " + name + " was deleted", drain)
         .thenCompose(v -> gone.stopAll("app deleted"))
         .whenComplete((v, e) -> deleted.remove(gone));
+  }
+
+  /**
+   * In a cluster, a new placement: {@code owns} tells which apps this node owns. Only owners keep {@code
+   * min_instances}; stopping what runs here of an app another node now owns is the caller's (it stops gracefully).
+   */
+  public void place(java.util.function.Predicate<String> owns) {
+    this.owns = owns;
+    pools.forEach((name, p) -> p.owned(owns.test(name)));
   }
 
   /** The pool of {@code app}, or null if there is no such app. */

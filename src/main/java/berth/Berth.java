@@ -6,6 +6,8 @@ import berth.apps.Catalog;
 import berth.cgroup.CgroupSystem;
 import berth.config.ConfigException;
 import berth.config.NodeConfig;
+import berth.logs.LogFormat;
+import berth.metrics.Metrics;
 import berth.pool.Pool;
 import berth.router.Router;
 import berth.store.SqlStore;
@@ -45,6 +47,7 @@ public final class Berth implements AutoCloseable {
   private final Store store;
   private final Vertx vertx;
   private final Pool pool;
+  private final Metrics metrics;
   private final Optional<CgroupSystem> cgroups;
   private final Router router;
   private final Optional<CertificateStore> certificates;
@@ -75,10 +78,13 @@ public final class Berth implements AutoCloseable {
         new Supervisor.Policy(config.allowRoot(), config.createUsers(), config.dataDir().toAbsolutePath().resolve("home")));
     int leftovers = supervisor.stopLeftovers(catalog::app);
     if (leftovers > 0) LOG.warn("stopped {} instance(s) left running by an earlier run of Berth", leftovers);
-    this.pool = new Pool(supervisor, config.dataDir().resolve("logs"), Clock.systemUTC(), config.drainTimeout());
-    this.router = new Router(pool, config.eventLoops(), config.router(), config.dataDir().resolve("logs"));
+    // metrics count what the router and the pool report (see Traffic and PoolEvents), and read both when scraped
+    this.metrics = new Metrics(store, config.sampleInterval(), Clock.systemUTC(), VERSION);
+    this.pool = new Pool(supervisor, config.dataDir().resolve("logs"), Clock.systemUTC(), config.drainTimeout(), metrics);
+    this.router = new Router(pool, config.eventLoops(), config.router(), config.dataDir().resolve("logs"), metrics);
+    metrics.watch(pool, router);
     this.certificates = config.tlsListen().map(a -> CertificateStore.open(config.dataDir().resolve("certs")));
-    this.admin = new AdminServer(vertx, pool, store, config.dataDir(), VERSION);
+    this.admin = new AdminServer(vertx, pool, store, metrics, config.dataDir(), VERSION);
     apply(catalog);
     // every committed write of the store reaches the pool and the router, in revision order, before the write returns
     store.onChange(this::apply);
@@ -94,6 +100,7 @@ public final class Berth implements AutoCloseable {
    * anything else is wrong.
    */
   public static Berth start(NodeConfig config) {
+    LogFormat.use(config.logFormat());
     Catalog fromFiles = AppsFile.load(config.appFiles());
     try {
       Files.createDirectories(config.dataDir().resolve("logs"));
@@ -182,7 +189,13 @@ public final class Berth implements AutoCloseable {
    */
   public void apply(Catalog catalog) {
     pool.update(catalog);
+    metrics.update(catalog);
     router.update(catalog);
+  }
+
+  /** Metrics, metering and recent history. */
+  public Metrics metrics() {
+    return metrics;
   }
 
   /**
@@ -202,6 +215,7 @@ public final class Berth implements AutoCloseable {
           router.close();
           certificates.ifPresent(CertificateStore::close);
           pool.close();
+          metrics.close(); // after the instances are gone: their last metering is written
           store.close();
           cgroups.ifPresent(CgroupSystem::close);
           LOG.info("stopped");

@@ -24,6 +24,8 @@ import java.util.Optional;
  * @param createUsers {@code create_users}
  * @param database {@code database}: a JDBC URL, or null for the embedded SQLite file (see {@link #databaseUrl()})
  * @param router the {@code [router]} table ({@link RouterConfig#KEYS}): client limits, timeouts, trusted proxies, access log
+ * @param sampleInterval {@code sample_interval}
+ * @param logFormat {@code log_format}: {@code text} or {@code json}
  */
 public record NodeConfig(
     HostPort listen, Optional<HostPort> tlsListen, HostPort admin, Path dataDir, PortRange ports, List<Path> appFiles, Duration drainTimeout, int eventLoops,
@@ -31,7 +33,9 @@ public record NodeConfig(
     boolean allowRoot,
     boolean createUsers,
     String database,
-    RouterConfig router) {
+    RouterConfig router,
+    Duration sampleInterval,
+    String logFormat) {
 
   public static final HostPort DEFAULT_LISTEN = new HostPort("0.0.0.0", 8080);
   public static final HostPort DEFAULT_TLS_LISTEN = new HostPort("0.0.0.0", 8443);
@@ -68,9 +72,14 @@ public record NodeConfig(
   public static final Key<String> DATABASE = Key.described("database", Kind.text("JDBC URL", NodeConfig::checkDatabaseUrl), "SQLite in `DATA/berth.db`", "",
       "where apps are stored: `jdbc:postgresql://HOST[:PORT]/DB?user=U&password=P`, or `jdbc:sqlite:FILE`; migrations run at start");
 
+  public static final Key<Duration> SAMPLE_INTERVAL = Key.of("sample_interval", Kind.duration(Duration.ofMillis(100)), Duration.ofSeconds(10), "",
+      "how often each instance's CPU and memory are read from its cgroup (metering: memory between two reads counts as read; CPU is exact) and each app's requests are added to its sparkline (60 points)");
+  public static final Key<String> LOG_FORMAT = Key.of("log_format", Kind.text("text or json", NodeConfig::logFormat), "text", "",
+      "Berth's own log on stderr: `text` lines for people, or one JSON object per line (`time`, `level`, `logger`, `thread`, `message`, and `app`, `instance`, `error` when they apply)");
+
   /** Every node key, in the order docs and {@code --help} show them. */
   public static final List<Key<?>> KEYS = List.of(LISTEN, TLS_LISTEN, ADMIN, DATA, PORTS, APPS, DRAIN_TIMEOUT, EVENT_LOOPS, CGROUP, ALLOW_ROOT, CREATE_USERS,
-      DATABASE);
+      DATABASE, SAMPLE_INTERVAL, LOG_FORMAT);
 
   /** The JDBC URL of the store: {@link #database} when given, else the SQLite file in the data directory. */
   public String databaseUrl() {
@@ -115,6 +124,8 @@ public record NodeConfig(
     boolean createUsers = CREATE_USERS.read(c);
     String database = DATABASE.read(c);
     RouterConfig router = RouterConfig.read(c.table("router"));
+    Duration sampleInterval = SAMPLE_INTERVAL.read(c);
+    String logFormat = LOG_FORMAT.read(c);
     c.rejectUnknownKeys();
     try {
       c.throwIfProblems();
@@ -122,7 +133,7 @@ public record NodeConfig(
       throw file == null ? e : e.within(file.toString());
     }
     return new NodeConfig(listen, tlsListen, admin, data, ports, apps, drain, loops != null ? loops : Runtime.getRuntime().availableProcessors(), cgroup,
-        allowRoot, createUsers, database, router);
+        allowRoot, createUsers, database, router, sampleInterval, logFormat);
   }
 
   private static Optional<HostPort> tlsAddress(String text) {
@@ -143,6 +154,12 @@ public record NodeConfig(
       throw new IllegalArgumentException(Durations.quote(name) + " is not a cgroup name (expected letters, digits, . _ -)");
     }
     return name;
+  }
+
+  private static String logFormat(String text) {
+    String f = text.strip();
+    if (f.equals("text") || f.equals("json")) return f;
+    throw new IllegalArgumentException(Durations.quote(text) + " is not a log format (expected text or json)");
   }
 
   /** Accepts the two databases Berth has migrations for; anything else is refused here, at start, naming the key. */

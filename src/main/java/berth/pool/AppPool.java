@@ -75,6 +75,7 @@ public final class AppPool {
   private final ScheduledExecutorService timer;
   /** Instance numbers: unique per app name for the life of Berth, so a re-created app never reuses a cgroup name. */
   private final IntSupplier ids;
+  private final PoolEvents events;
 
   // State guarded by this
   private App app;
@@ -138,6 +139,11 @@ public final class AppPool {
   }
 
   AppPool(App app, Supervisor supervisor, AppLog log, InstantSource clock, ScheduledExecutorService timer, IntSupplier ids) {
+    this(app, supervisor, log, clock, timer, ids, PoolEvents.NONE);
+  }
+
+  AppPool(App app, Supervisor supervisor, AppLog log, InstantSource clock, ScheduledExecutorService timer, IntSupplier ids, PoolEvents events) {
+    this.events = events;
     this.app = app;
     this.supervisor = supervisor;
     this.log = log;
@@ -419,6 +425,7 @@ public final class AppPool {
 
   private Slot startLocked(boolean asReplacement, boolean forChange) {
     Slot slot = new Slot(supervisor.start(app, ids.getAsInt(), log));
+    events.started(slot.instance, /* forRequests= */ !asReplacement && !waiters.isEmpty());
     slot.forChange = forChange;
     if (asReplacement) replacement = slot;
     else current = slot;
@@ -432,6 +439,7 @@ public final class AppPool {
   private void recycleLocked(Slot old, String why) {
     if (old != current || replacement != null || closed != null || clock.instant().isBefore(retryAt)) return;
     log.berth(old.id(), "recycling (" + why + "): starting a replacement; this instance serves until it is ready");
+    events.recycled(old.instance, why);
     startLocked(true);
   }
 

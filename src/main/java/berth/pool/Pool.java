@@ -29,6 +29,7 @@ public final class Pool implements AutoCloseable {
   public static final Duration DEFAULT_DRAIN = Duration.ofSeconds(30);
 
   private final Supervisor supervisor;
+  private final PoolEvents events;
   private final Path logDir;
   private final InstantSource clock;
   private final Duration drain;
@@ -50,6 +51,12 @@ public final class Pool implements AutoCloseable {
 
   /** {@code drain}: how long a deleted app's requests in flight may run before its instances are stopped. */
   public Pool(Supervisor supervisor, Path logDir, InstantSource clock, Duration drain) {
+    this(supervisor, logDir, clock, drain, PoolEvents.NONE);
+  }
+
+  /** {@code events}: told of every instance started and recycled (see {@link PoolEvents} for its threads). */
+  public Pool(Supervisor supervisor, Path logDir, InstantSource clock, Duration drain, PoolEvents events) {
+    this.events = events;
     this.supervisor = supervisor;
     this.logDir = logDir;
     this.clock = clock;
@@ -72,7 +79,7 @@ public final class Pool implements AutoCloseable {
       AppPool existing = pools.get(app.name());
       if (existing == null) {
         AtomicInteger next = ids.computeIfAbsent(app.name(), n -> new AtomicInteger(1));
-        pools.put(app.name(), new AppPool(app, supervisor, log(app.name()), clock, timer, next::getAndIncrement));
+        pools.put(app.name(), new AppPool(app, supervisor, log(app.name()), clock, timer, next::getAndIncrement, events));
       } else {
         existing.update(app);
       }

@@ -99,7 +99,12 @@ sealed interface Tree permits Tree.OfCgroup, Tree.OfSession {
     @Override
     public long memoryBytes() {
       long charged = cgroup.memoryBytes();
-      return charged >= 0 ? charged : Session.residentBytes(cgroup.pids());
+      if (charged >= 0) return charged;
+      try {
+        return Session.residentBytes(cgroup.pids());
+      } catch (IllegalStateException e) {
+        return -1; // the cgroup is being removed (ENODEV): the instance is gone
+      }
     }
 
     @Override

@@ -31,7 +31,8 @@ class ArchitectureTest {
       Map.entry("router", Set.of("apps", "config", "pool", "supervisor", "tls")),
       Map.entry("tls", Set.of()),
       Map.entry("store", Set.of("apps", "config")),
-      Map.entry("admin", Set.of("apps", "config", "logs", "pool", "store", "supervisor")),
+      Map.entry("metrics", Set.of("apps", "pool", "router", "store", "supervisor")),
+      Map.entry("admin", Set.of("apps", "config", "logs", "metrics", "pool", "store", "supervisor")),
       Map.entry("cli", Set.of("root", "apps", "config")));
   private static final Pattern IMPORT = Pattern.compile("^import (?:static )?berth\\.(\\w+)\\.?", Pattern.MULTILINE);
 

@@ -318,7 +318,7 @@ final class Api {
       Reply p = problem;
       context.runOnContext(v -> {
         if (p != null) p.send(ctx.response());
-        else if (follow) LogStream.start(vertx, ctx.response(), pool.log(name), lines);
+        else if (follow) LogStream.start(vertx, ctx.response(), pool.log(name), lines, ctx.request().getHeader("Last-Event-ID"));
         else {
           ObjectNode root = NODES.objectNode().put("app", name);
           ArrayNode a = root.putArray("lines");

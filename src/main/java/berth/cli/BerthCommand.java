@@ -6,11 +6,11 @@ import picocli.CommandLine.Command;
 
 /**
  * {@code berth}: the one binary for the server ({@code serve}, {@code check}) and for talking to a running one
- * through its admin API ({@code app}, {@code logs}, {@code status}, {@code apply}, {@code export}).
+ * through its admin API ({@code app}, {@code logs}, {@code status}, {@code usage}, {@code apply}, {@code export}).
  */
 @Command(name = "berth", mixinStandardHelpOptions = true, version = "berth " + Berth.VERSION,
     description = "Hosts many web apps on one machine: routes HTTP by host name, starts apps on their first request, stops them when idle.",
-    subcommands = {ServeCommand.class, CheckCommand.class, AppCommand.class, LogsCommand.class, StatusCommand.class, ApplyCommand.class,
+    subcommands = {ServeCommand.class, CheckCommand.class, AppCommand.class, LogsCommand.class, StatusCommand.class, UsageCommand.class, ApplyCommand.class,
         ExportCommand.class, CompletionCommand.class},
     footerHeading = "%nExamples:%n",
     footer = {
@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
         "  berth app create blog --domain blog.localhost --command 'exec python3 -m http.server $PORT --bind $HOST'",
         "  berth status                               the apps of the Berth whose data is in ./var",
         "  berth logs blog -f",
+        "  berth usage --step month                   what each app used (CPU, memory), for billing",
         "  berth apply -f apps.toml --dry-run",
         "  BERTH_ADMIN=http://10.0.0.5:8081 BERTH_TOKEN=... berth app list    another machine's Berth",
         "",

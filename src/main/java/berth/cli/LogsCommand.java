@@ -35,6 +35,9 @@ final class LogsCommand implements Callable<Integer> {
   @Option(names = {"-f", "--follow"}, description = "Keep printing new lines as they are written.")
   boolean follow;
 
+  /** The id of the last line printed: where a new stream resumes. */
+  private String lastId;
+
   @Option(names = {"-n", "--lines"}, paramLabel = "N", defaultValue = "50", description = "How many recent lines first, 0 to 200 (default ${DEFAULT-VALUE}).")
   int lines;
 
@@ -48,16 +51,19 @@ final class LogsCommand implements Callable<Integer> {
       for (JsonNode line : body.path("lines")) System.out.println(line.asText());
       return ExitCode.OK;
     }
-    String lastId = null;
     boolean connected = false;
     boolean waiting = false;
     while (true) {
-      try (InputStream in = api.stream(path + "&follow=true", lastId);
-           BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
-        if (waiting) System.err.println("berth: reconnected");
-        connected = true;
-        waiting = false;
-        lastId = read(r, lastId);
+      try {
+        // found again on every attempt: a Berth started anew may listen elsewhere (its admin.url says where)
+        if (waiting) api = AdminClient.from(client);
+        try (InputStream in = api.stream(path + "&follow=true", lastId);
+             BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+          if (waiting) System.err.println("berth: reconnected");
+          connected = true;
+          waiting = false;
+          read(r);
+        }
       } catch (CliFailure e) {
         // the first connection's failure is the answer; later, only Berth being away is worth waiting for
         if (!connected || e.exitCode() != ExitCode.UNREACHABLE) throw e;
@@ -72,19 +78,20 @@ final class LogsCommand implements Callable<Integer> {
 
   /**
    * Prints the events of one stream until it ends: "id: ID" then "data: LINE" per line; lines starting with ':' are
-   * comments (keep-alives, drop notices). Returns the id of the last line printed.
+   * comments (keep-alives, drop notices). Remembers the id of each line printed.
    */
-  private String read(BufferedReader r, String lastId) throws IOException {
+  private void read(BufferedReader r) throws IOException {
+    String id = null;
     for (String line; (line = r.readLine()) != null; ) {
       if (line.startsWith("id: ")) {
-        lastId = line.substring(4);
+        id = line.substring(4);
       } else if (line.startsWith("data: ")) {
         String text = line.substring(6);
         System.out.println(client.json ? AdminClient.JSON.createObjectNode().put("line", text).toString() : text);
+        if (id != null) lastId = id;
       } else if (line.contains("dropped")) {
         System.err.println("berth:" + line.substring(1));
       }
     }
-    return lastId;
   }
 }

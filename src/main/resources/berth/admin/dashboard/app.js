@@ -77,6 +77,13 @@ function ms(v) {
   return v === undefined || v === null ? '-' : (v < 10 ? v.toFixed(1) : Math.round(v)) + ' ms';
 }
 
+/** Memory integrated over time, in a unit that shows it: GiB-hours, or MiB-seconds while it is small. */
+function memoryUse(byteSeconds) {
+  if (byteSeconds === undefined || byteSeconds === null) return '-';
+  const gibHours = byteSeconds / 1073741824 / 3600;
+  return gibHours >= 0.01 ? gibHours.toFixed(3) + ' GiB-hours' : (byteSeconds / 1048576).toFixed(1) + ' MiB-seconds';
+}
+
 function time(iso) {
   const d = new Date(iso);
   return isNaN(d) ? iso : d.toLocaleTimeString();
@@ -134,6 +141,7 @@ function signIn(message) {
   token = null;
   sessionStorage.removeItem(TOKEN_KEY);
   show('login');
+  $('token').value = '';
   $('login-error').textContent = message || '';
   $('token').focus();
 }
@@ -206,7 +214,7 @@ async function renderApp(name) {
   const u = a.usage || {};
   pairs($('app-usage'), [
     ['CPU', u.cpu_seconds !== undefined ? u.cpu_seconds.toFixed(2) + ' s' : '-'],
-    ['memory', u.memory_byte_seconds !== undefined ? (u.memory_byte_seconds / 1073741824 / 3600).toFixed(4) + ' GiB-hours' : '-'],
+    ['memory', memoryUse(u.memory_byte_seconds)],
   ]);
 
   const instances = $('instances-table').tBodies[0];
@@ -220,6 +228,7 @@ async function renderApp(name) {
     instances.append(tr);
   }
   $('instances-empty').hidden = (a.instances || []).length > 0;
+  $('instances-table').hidden = (a.instances || []).length === 0;
 
   const cold = a.cold_starts || { count: 0, recent: [] };
   $('cold-summary').textContent = cold.count
@@ -231,6 +240,7 @@ async function renderApp(name) {
       num(ms(s.responding_ms)), num(ms(s.total_ms))]));
   }
   $('cold-empty').hidden = (cold.recent || []).length > 0;
+  $('cold-table').hidden = (cold.recent || []).length === 0;
 
   const failures = $('failures-table').tBodies[0];
   failures.replaceChildren();
@@ -238,6 +248,7 @@ async function renderApp(name) {
     failures.append(row([time(f.at), 'i' + f.instance, f.kind.replace('_', ' '), el('td', f.reason, 'wrap')]));
   }
   $('failures-empty').hidden = (a.failures || []).length > 0;
+  $('failures-table').hidden = (a.failures || []).length === 0;
 }
 
 // ---- the live log: server-sent events read through fetch (an EventSource cannot send the bearer header)

@@ -94,7 +94,7 @@ final class StatusCommand implements Callable<Integer> {
       }
       JsonNode u = a.path("usage");
       System.out.println("  use since Berth started: CPU " + String.format(Locale.ROOT, "%.2f s", u.path("cpu_seconds").asDouble()) + ", memory "
-          + String.format(Locale.ROOT, "%.4f GiB-hours", u.path("memory_byte_seconds").asDouble() / (1024.0 * 1024 * 1024 * 3600)));
+          + memoryUse(u.path("memory_byte_seconds").asDouble()) + " (berth usage: by hour, day or month)");
     }
     System.out.println();
     JsonNode list = a.path("instances");
@@ -139,6 +139,13 @@ final class StatusCommand implements Callable<Integer> {
     StringBuilder sb = new StringBuilder();
     for (long b : bars) sb.append(max == 0 ? BARS.charAt(0) : BARS.charAt((int) Math.min(BARS.length() - 1, b * (BARS.length() - 1) / max)));
     return sb.toString();
+  }
+
+  /** Memory integrated over time in a unit that shows it: GiB-hours, or MiB-seconds while it is small. */
+  static String memoryUse(double byteSeconds) {
+    double gibHours = byteSeconds / (1024.0 * 1024 * 1024 * 3600);
+    return gibHours >= 0.01 ? String.format(Locale.ROOT, "%.3f GiB-hours", gibHours)
+        : String.format(Locale.ROOT, "%.1f MiB-seconds", byteSeconds / (1024.0 * 1024));
   }
 
   private static List<Long> longs(JsonNode array) {

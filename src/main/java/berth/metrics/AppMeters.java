@@ -25,7 +25,8 @@ import java.util.function.Supplier;
 /**
  * One app's meters, made once per app (the route table keeps this object, so a request finds its counters
  * without a lookup) and removed with the app. The request path ({@link #begun}, {@link #ended}) is a handful of
- * lock-free increments; everything else runs on supervisor, pool or sampler threads.
+ * {@link LongAdder} increments, read by Micrometer function counters and the {@link Latency} histogram when
+ * scraped; everything else (Micrometer counters and timers) runs on supervisor, pool or sampler threads.
  *
  * <p>Thread-safe: meters and adders are; {@code live} is concurrent; the recent lists and the series are guarded
  * by this.
@@ -43,12 +44,12 @@ final class AppMeters implements AppTraffic {
   final String app;
   private final MeterRegistry registry;
   private final List<Meter> meters = new ArrayList<>();
-  private final Counter[] byClass = new Counter[CLASSES.length];
-  private final Timer latency;
+  private final LongAdder[] byClass = new LongAdder[CLASSES.length];
+  final Latency latency = new Latency(LATENCY);
   private final LongAdder inFlight = new LongAdder();
   private final Timer queueWait;
-  private final Counter bytesIn;
-  private final Counter bytesOut;
+  private final LongAdder bytesIn = new LongAdder();
+  private final LongAdder bytesOut = new LongAdder();
   final Counter starts;
   final Counter startFailures;
   final Counter crashes;
@@ -77,21 +78,20 @@ final class AppMeters implements AppTraffic {
     this.series = new long[seriesLength];
     Tags tags = Tags.of("app", app);
     for (int i = 0; i < CLASSES.length; i++) {
-      byClass[i] = add(Counter.builder("berth.app.requests").tags(tags).tag("code", CLASSES[i])
+      byClass[i] = new LongAdder();
+      add(FunctionCounter.builder("berth.app.requests", byClass[i], LongAdder::sum).tags(tags).tag("code", CLASSES[i])
           .description("Requests routed to the app, by status class (Berth's own 502, 503 and 504 included; 499: the client left first)")
           .register(registry));
     }
-    latency = add(Timer.builder("berth.app.request.duration").tags(tags).serviceLevelObjectives(LATENCY)
-        .description("From a request's head arriving to its response's end (waiting for a cold start included)").register(registry));
     add(Gauge.builder("berth.app.requests.in.flight", inFlight, LongAdder::sum).tags(tags).strongReference(true)
         .description("Requests routed to the app and not ended yet (held for a start included)").register(registry));
     add(Gauge.builder("berth.app.queue.length", pool, p -> p.get() == null ? 0 : p.get().status().waiting()).tags(tags).strongReference(true)
         .description("Requests held now for an instance to start (at most max_queue)").register(registry));
     queueWait = add(Timer.builder("berth.app.queue.wait").tags(tags).serviceLevelObjectives(STARTS)
         .description("How long requests that found no ready instance waited for one").register(registry));
-    bytesIn = add(Counter.builder("berth.app.received").baseUnit("bytes").tags(tags)
+    add(FunctionCounter.builder("berth.app.received", bytesIn, LongAdder::sum).baseUnit("bytes").tags(tags)
         .description("Request body bytes from clients to the app (WebSocket and other tunnels included)").register(registry));
-    bytesOut = add(Counter.builder("berth.app.sent").baseUnit("bytes").tags(tags)
+    add(FunctionCounter.builder("berth.app.sent", bytesOut, LongAdder::sum).baseUnit("bytes").tags(tags)
         .description("Response body bytes from the app to clients (WebSocket and other tunnels included)").register(registry));
     for (String state : List.of("starting", "ready", "stopping")) {
       add(Gauge.builder("berth.app.instances", this, m -> m.count(state)).tags(tags).tag("state", state).strongReference(true)
@@ -142,9 +142,9 @@ final class AppMeters implements AppTraffic {
     inFlight.decrement();
     int c = status / 100 - 1;
     byClass[c < 0 ? 0 : Math.min(c, 4)].increment();
-    latency.record(nanos, TimeUnit.NANOSECONDS);
-    if (in > 0) bytesIn.increment(in);
-    if (out > 0) bytesOut.increment(out);
+    latency.record(nanos);
+    if (in > 0) bytesIn.add(in);
+    if (out > 0) bytesOut.add(out);
   }
 
   /** Only the first answer to a request held for a cold start counts; the lookup happens only for held requests. */
@@ -194,7 +194,7 @@ final class AppMeters implements AppTraffic {
 
   long requests() {
     long n = 0;
-    for (Counter c : byClass) n += (long) c.count();
+    for (LongAdder c : byClass) n += c.sum();
     return n;
   }
 
@@ -211,7 +211,7 @@ final class AppMeters implements AppTraffic {
 
   AppReport report(Duration interval, Metering.Account account) {
     Map<String, Long> requests = new LinkedHashMap<>();
-    for (int i = 0; i < CLASSES.length; i++) requests.put(CLASSES[i], (long) byClass[i].count());
+    for (int i = 0; i < CLASSES.length; i++) requests.put(CLASSES[i], byClass[i].sum());
     Map<Integer, Double> cpu = new java.util.TreeMap<>();
     for (Tracked t : live.values()) cpu.put(t.instance.id(), t.cpuSeconds());
     List<Long> recent = new ArrayList<>();

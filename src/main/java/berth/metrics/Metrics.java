@@ -20,6 +20,12 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.prometheus.metrics.model.registry.Collector;
+import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
+import io.prometheus.metrics.model.snapshots.Labels;
+import io.prometheus.metrics.model.snapshots.MetricMetadata;
+import io.prometheus.metrics.model.snapshots.MetricSnapshot;
+import io.prometheus.metrics.model.snapshots.Unit;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -58,6 +64,8 @@ public final class Metrics implements Traffic, PoolEvents, AutoCloseable {
   static final Duration FLUSH = Duration.ofMinutes(1);
   /** Points of each app's requests series (at the default 10 s interval: the last 10 minutes). */
   static final int SERIES = 60;
+  private static final MetricMetadata LATENCY = new MetricMetadata("berth_app_request_duration_seconds",
+      "From a request's head arriving to its response's end (waiting for a cold start included)", Unit.SECONDS);
   public static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
   public static final String OPENMETRICS_TEXT = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -109,6 +117,20 @@ public final class Metrics implements Traffic, PoolEvents, AutoCloseable {
         .description("Sum of the memory_limit of the instances running now (what this node has promised)").register(registry);
     Gauge.builder("berth.machine.memory", Metrics::machineMemory).baseUnit("bytes")
         .description("The machine's memory (MemTotal)").register(registry);
+    // the request-latency histograms of every app, one family: kept by each app's Latency, read here when scraped
+    registry.getPrometheusRegistry().register(new Collector() {
+      @Override
+      public MetricSnapshot collect() {
+        List<HistogramSnapshot.HistogramDataPointSnapshot> points = new ArrayList<>();
+        apps.forEach((name, m) -> points.add(m.latency.snapshot(Labels.of("app", name))));
+        return new HistogramSnapshot(LATENCY, points);
+      }
+
+      @Override
+      public String getPrometheusName() {
+        return LATENCY.getPrometheusName();
+      }
+    });
     new JvmMemoryMetrics().bindTo(registry);
     gc.bindTo(registry);
     new JvmThreadMetrics().bindTo(registry);

@@ -266,7 +266,7 @@ final class Api {
    * {@code total}; default {@code day}); {@code app}: one app only (deleted ones too).
    */
   private Reply usage(RoutingContext ctx, String app) {
-    Instant now = Instant.now();
+    Instant now = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
     Instant from = instantParam(ctx, "from", now.atZone(java.time.ZoneOffset.UTC).toLocalDate().withDayOfMonth(1).atStartOfDay(java.time.ZoneOffset.UTC).toInstant());
     Instant to = instantParam(ctx, "to", now);
     String stepText = ctx.request().getParam("step");

@@ -137,11 +137,12 @@ final class AppMeters implements AppTraffic {
     queueWait.record(nanos, TimeUnit.NANOSECONDS);
   }
 
+  /** A status outside 100..599 (none should come) counts as 5xx: something went wrong. */
   @Override
   public void ended(int status, long nanos, long in, long out) {
     inFlight.decrement();
     int c = status / 100 - 1;
-    byClass[c < 0 ? 0 : Math.min(c, 4)].increment();
+    byClass[c < 0 || c > 4 ? 4 : c].increment();
     latency.record(nanos);
     if (in > 0) bytesIn.add(in);
     if (out > 0) bytesOut.add(out);
@@ -218,7 +219,9 @@ final class AppMeters implements AppTraffic {
     List<ColdStart> colds;
     List<Failure> fails;
     synchronized (this) {
-      for (int k = seriesFilled; k > 0; k--) recent.add(series[Math.floorMod(seriesNext - k, series.length)]);
+      // the closed intervals, then the one under way (so a request shows at once), at most the series' length
+      for (int k = Math.min(seriesFilled, series.length - 1); k > 0; k--) recent.add(series[Math.floorMod(seriesNext - k, series.length)]);
+      recent.add(requests() - seriesLastTotal);
       colds = List.copyOf(recentColdStarts);
       fails = List.copyOf(failures);
     }

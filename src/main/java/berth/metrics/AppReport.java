@@ -9,7 +9,7 @@ import java.util.Map;
  *
  * @param requests requests routed to it, by status class ({@code 2xx}...); Berth's own 502/503/504 included
  * @param interval the length of each point of {@code recentRequests}
- * @param recentRequests requests per interval, oldest first, the last complete interval last
+ * @param recentRequests requests per interval, oldest first; the last is the interval under way
  * @param coldStarts cold starts since Berth started; {@code recentColdStarts} the last few, oldest first
  * @param failures the last few failures, oldest first
  * @param instanceCpuSeconds CPU time of each live instance by its number, as last sampled

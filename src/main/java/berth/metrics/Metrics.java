@@ -168,7 +168,7 @@ public final class Metrics implements Traffic, PoolEvents, AutoCloseable {
   @Override
   public void answered(int status) {
     int c = status / 100 - 1;
-    unrouted[c < 0 ? 0 : Math.min(c, 4)].increment();
+    unrouted[c < 0 || c > 4 ? 4 : c].increment();
   }
 
   private AppMeters meters(String name) {

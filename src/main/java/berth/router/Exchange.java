@@ -152,7 +152,7 @@ final class Exchange {
       if (e.getCause() instanceof Unavailable u) {
         fail(ErrorPages.unavailable(u));
       } else {
-        LOG.error("{}: no instance", appName, e.getCause());
+        LOG.atError().addKeyValue("app", appName).setCause(e.getCause()).log("{}: no instance", appName);
         fail(ErrorPages.badGateway(appName, "could not be reached"));
       }
       return;
@@ -554,7 +554,7 @@ final class Exchange {
   private void appBroken(String why) {
     if (responseStarted) {
       // mid-body: cut the client's connection so it cannot take a truncated body for a whole one
-      LOG.warn("{}: {}", appName, why);
+      LOG.atWarn().addKeyValue("app", appName).log("{}: {}", appName, why); // "app" is a field of the JSON log
       end();
       front.exchangeDone(true);
     } else {

@@ -7,6 +7,6 @@
  *
  * <p>Threads: counters are updated on router event loops and supervisor threads (lock-free adders); one {@code
  * berth-metrics} thread samples instances' CPU and memory every {@code sample_interval}, rolls the sparklines and
- * writes metering to the store once a minute. Imports pool, router, supervisor, store, apps and config.
+ * writes metering to the store once a minute. Imports pool, router, supervisor, store and apps.
  */
 package berth.metrics;

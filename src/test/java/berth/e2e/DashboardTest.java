@@ -14,15 +14,16 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.logging.Level;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.openqa.selenium.By;
 import org.openqa.selenium.OutputType;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.TakesScreenshot;
 import org.openqa.selenium.WebDriver;
-import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
 import org.openqa.selenium.chrome.ChromeOptions;
@@ -75,7 +76,10 @@ class DashboardTest {
       options.setCapability("goog:loggingPrefs", Map.of(LogType.BROWSER, "ALL"));
       WebDriver browser = new ChromeDriver(service, options);
       try {
+        // the page redraws its tables every 2 s: an element found may be replaced before it is read, so look again
         WebDriverWait wait = new WebDriverWait(browser, Duration.ofSeconds(30));
+        wait.ignoring(StaleElementReferenceException.class);
+        Function<By, String> text = by -> wait.until(d -> d.findElement(by).getText());
         browser.get(admin.base.resolve("/dashboard/").toString());
 
         // a wrong token is refused, the right one opens the app list
@@ -84,24 +88,26 @@ class DashboardTest {
         wait.until(ExpectedConditions.textToBePresentInElementLocated(By.id("login-error"), "refused"));
         browser.findElement(By.id("token")).sendKeys(admin.token);
         browser.findElement(By.cssSelector("#login-form button")).click();
-        WebElement webRow = wait.until(ExpectedConditions.visibilityOfElementLocated(By.cssSelector("#apps-table tr[data-app=web]")));
-        assertThat(webRow.getText()).contains("web").contains("stopped").contains("web.test");
-        assertThat(browser.findElement(By.cssSelector("#apps-table tr[data-app=docs]")).getText()).contains("stopped");
+        wait.until(ExpectedConditions.visibilityOfElementLocated(By.cssSelector("#apps-table tr[data-app=web]")));
+        assertThat(text.apply(By.cssSelector("#apps-table tr[data-app=web]"))).contains("web").contains("stopped").contains("web.test");
+        assertThat(text.apply(By.cssSelector("#apps-table tr[data-app=docs]"))).contains("stopped");
 
         // a request starts the app: the list shows it running, and its sparkline counts the requests
         for (int i = 0; i < 5; i++) assertThat(Http.get(b.port(), "web.test", "/echo").statusCode()).isEqualTo(200);
         wait.until(d -> d.findElement(By.cssSelector("#apps-table tr[data-app=web]")).getText().contains("running"));
-        wait.until(d -> d.findElement(By.cssSelector("#apps-table tr[data-app=web] svg")).getAttribute("aria-label").startsWith("5 requests"));
+        wait.until(d -> d.findElement(By.cssSelector("#apps-table tr[data-app=web] svg")).getDomAttribute("aria-label").startsWith("5 requests"));
         screenshot(browser, "dashboard-apps.png");
 
         // its page: the instance, the cold start, the live log
-        browser.findElement(By.linkText("web")).click();
+        wait.until(d -> {
+          d.findElement(By.linkText("web")).click();
+          return true;
+        });
         wait.until(ExpectedConditions.visibilityOfElementLocated(By.cssSelector("#instances-table tr[data-instance='1'][data-state=ready]")));
-        assertThat(browser.findElement(By.id("app-state")).getText()).isEqualTo("running");
-        assertThat(browser.findElement(By.cssSelector("#instances-table tr[data-instance='1']")).getText()).contains("i1").contains("current")
-            .contains("MiB");
+        assertThat(text.apply(By.id("app-state"))).isEqualTo("running");
+        assertThat(text.apply(By.cssSelector("#instances-table tr[data-instance='1']"))).contains("i1").contains("current").contains("MiB");
         wait.until(d -> d.findElement(By.cssSelector("#cold-table tbody")).getText().contains("i1"));
-        assertThat(browser.findElement(By.id("cold-summary")).getText()).contains("1 since Berth started");
+        assertThat(text.apply(By.id("cold-summary"))).contains("1 since Berth started");
         wait.until(ExpectedConditions.textToBePresentInElementLocated(By.id("log"), "i1 berth| ready"));
 
         // the restart button: a new instance takes over, the table and the log say so
@@ -111,7 +117,7 @@ class DashboardTest {
         wait.until(ExpectedConditions.textToBePresentInElementLocated(By.id("log"), "i2 berth| ready"));
         wait.until(ExpectedConditions.textToBePresentInElementLocated(By.id("log"), "i1 berth| stopped"));
         wait.until(d -> d.findElements(By.cssSelector("#instances-table tr[data-instance='1']")).isEmpty());
-        assertThat(browser.findElement(By.id("app-counts")).getText()).contains("starts\n2");
+        wait.until(d -> d.findElement(By.id("app-counts")).getText().contains("starts\n2"));
         screenshot(browser, "dashboard-app.png");
 
         // stop: no instance left, and the page says the next request starts one

@@ -26,6 +26,9 @@ Endpoints:
   GET  /ws                WebSocket (Upgrade: websocket): echoes every text or binary message; answers close
   GET|POST /drop          closes the connection without answering (the process goes on)
   GET  /count             JSON: how many requests (even bad ones) this process has read, not counting /count
+  GET  /status?code=N     answers status N with a small JSON body
+  GET  /burn?ms=N         keeps one CPU busy for N ms of CPU time, then answers
+  GET  /hog?mb=N          allocates and touches N MiB (kept until the process ends), then answers
 """
 import base64
 import hashlib
@@ -41,6 +44,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 GRANDCHILD_PID = None
+HOGS = []
 REQUEST_LINES = 0
 CHUNK = 256 * 1024
 BLOCK = bytes(range(256)) * (CHUNK // 256)
@@ -130,6 +134,19 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply({"slept_ms": int(q["ms"][0]), "pid": os.getpid()})
         if url.path == "/die":
             os._exit(7)
+        if url.path == "/status":
+            return self.reply({"status": int(q["code"][0])}, int(q["code"][0]))
+        if url.path == "/burn":
+            end = time.process_time() + int(q["ms"][0]) / 1000
+            n = 0
+            while time.process_time() < end:
+                n += 1
+            return self.reply({"burned_ms": int(q["ms"][0]), "loops": n})
+        if url.path == "/hog":
+            HOGS.append(bytearray(int(q["mb"][0]) << 20))
+            for i in range(0, len(HOGS[-1]), 4096):
+                HOGS[-1][i] = 1
+            return self.reply({"hogging_mb": sum(len(h) for h in HOGS) >> 20})
         if url.path == "/whoami":
             return self.reply({"uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "groups": os.getgroups(),
                                "env": dict(os.environ), "cwd": os.getcwd()})

@@ -10,6 +10,8 @@ import berth.cluster.Placement;
 import berth.config.ConfigException;
 import berth.config.NodeConfig;
 import berth.pool.AppPool;
+import berth.logs.LogFormat;
+import berth.metrics.Metrics;
 import berth.pool.Pool;
 import berth.router.Router;
 import berth.store.SqlStore;
@@ -51,6 +53,7 @@ public final class Berth implements AutoCloseable {
   private final Store store;
   private final Vertx vertx;
   private final Pool pool;
+  private final Metrics metrics;
   private final Optional<CgroupSystem> cgroups;
   private final Router router;
   private final Optional<CertificateStore> certificates;
@@ -91,15 +94,19 @@ public final class Berth implements AutoCloseable {
             config.defaultUser(), config.budgetMemory() > 0));
     int leftovers = supervisor.stopLeftovers(catalog::app);
     if (leftovers > 0) LOG.warn("stopped {} instance(s) left running by an earlier run of Berth", leftovers);
-    this.pool = new Pool(supervisor, config.dataDir().resolve("logs"), Clock.systemUTC(), config.drainTimeout(), config.budgetInstances(), config.budgetMemory());
-    this.router = new Router(pool, config.eventLoops(), config.router(), config.dataDir().resolve("logs"));
+    // metrics count what the router and the pool report (see Traffic and PoolEvents), and read both when scraped
+    this.metrics = new Metrics(store, config.sampleInterval(), Clock.systemUTC(), VERSION);
+    this.pool = new Pool(supervisor, config.dataDir().resolve("logs"), Clock.systemUTC(), config.drainTimeout(), config.budgetInstances(),
+        config.budgetMemory(), metrics);
+    this.router = new Router(pool, config.eventLoops(), config.router(), config.dataDir().resolve("logs"), metrics);
+    metrics.watch(pool, router);
     this.certificates = config.tlsListen().map(a -> CertificateStore.open(config.dataDir().resolve("certs")));
     // the cluster's first placement is in the router before it listens; the node registers once it is bound
     cluster.ifPresent(c -> {
       c.onPlacement(this::placed);
       router.onUnreachable(c::suspect);
     });
-    this.admin = new AdminServer(vertx, pool, store, cluster, config.dataDir(), VERSION);
+    this.admin = new AdminServer(vertx, pool, store, cluster, metrics, config.dataDir(), VERSION);
     applyFromStore(catalog);
     // every committed write of the store (this node's before the write returns, the other nodes' as soon as the
     // store's feed sees them) reaches the pool and the router, in revision order
@@ -117,6 +124,7 @@ public final class Berth implements AutoCloseable {
    * anything else is wrong.
    */
   public static Berth start(NodeConfig config) {
+    LogFormat.use(config.logFormat());
     Catalog fromFiles = AppsFile.load(config.appFiles());
     try {
       Files.createDirectories(config.dataDir().resolve("logs"));
@@ -225,7 +233,13 @@ public final class Berth implements AutoCloseable {
   public synchronized void apply(Catalog catalog) {
     pool.update(catalog);
     cluster.ifPresent(c -> c.update(catalog));
+    metrics.update(catalog);
     router.update(catalog);
+  }
+
+  /** Metrics, metering and recent history. */
+  public Metrics metrics() {
+    return metrics;
   }
 
   /** {@link #apply} for the store's catalogs: one it has applied already, or an older one, is skipped. */
@@ -285,6 +299,7 @@ public final class Berth implements AutoCloseable {
           cluster.ifPresent(Cluster::close);
           certificates.ifPresent(CertificateStore::close);
           pool.close();
+          metrics.close(); // after the instances are gone: their last metering is written
           store.close();
           cgroups.ifPresent(CgroupSystem::close);
           LOG.info("stopped");

@@ -32,7 +32,8 @@ class ArchitectureTest {
       Map.entry("cluster", Set.of("apps", "config", "store")),
       Map.entry("tls", Set.of()),
       Map.entry("store", Set.of("apps", "config")),
-      Map.entry("admin", Set.of("apps", "cluster", "config", "logs", "pool", "store", "supervisor")),
+      Map.entry("metrics", Set.of("apps", "pool", "router", "store", "supervisor")),
+      Map.entry("admin", Set.of("apps", "cluster", "config", "logs", "metrics", "pool", "store", "supervisor")),
       Map.entry("systemd", Set.of()),
       Map.entry("doctor", Set.of("apps", "cgroup", "config", "users")),
       Map.entry("cli", Set.of("root", "apps", "config", "doctor", "systemd")));

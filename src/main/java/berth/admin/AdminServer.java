@@ -2,6 +2,7 @@ package berth.admin;
 
 import berth.cluster.Cluster;
 import berth.config.HostPort;
+import berth.metrics.Metrics;
 import berth.pool.AppPool;
 import berth.pool.Pool;
 import berth.store.Store;
@@ -28,8 +29,10 @@ import java.util.concurrent.Executors;
 import java.util.stream.Collectors;
 
 /**
- * The admin listener (default 127.0.0.1:8081): {@code GET /health} for anyone who can connect, and the REST API
- * under {@code /v1} ({@link Api}) for whoever presents the bearer token of {@code DATA/admin.token}.
+ * The admin listener (default 127.0.0.1:8081): {@code GET /health} for anyone who can connect, the REST API
+ * under {@code /v1} ({@link Api}) for whoever presents the bearer token of {@code DATA/admin.token}, {@code GET
+ * /metrics} (Prometheus) for whoever presents that token or the read-only one of {@code DATA/metrics.token}, and
+ * the web dashboard under {@code /dashboard/} (its files are public; it reads everything through the API).
  *
  * <p>At start it writes {@code DATA/admin.url} (the URL it is bound to) next to the token, so the CLI on the
  * same machine finds Berth with nothing but the data directory; at a clean stop it removes the file.
@@ -45,25 +48,37 @@ public final class AdminServer {
   private final Optional<Cluster> cluster;
   private final Path dataDir;
   private final AdminToken token;
+  /** Reads /metrics only: what Prometheus is given, so that a scraper's credentials cannot change anything. */
+  private final AdminToken metricsToken;
+  private final Metrics metrics;
   private final ExecutorService blocking = Executors.newVirtualThreadPerTaskExecutor();
   private final Router router;
   private HttpServer server;
   private String url;
 
   /** {@code cluster}: this node's part in a cluster, empty when it runs alone. */
-  public AdminServer(Vertx vertx, Pool pool, Store store, Optional<Cluster> cluster, Path dataDir, String version) {
+  public AdminServer(Vertx vertx, Pool pool, Store store, Optional<Cluster> cluster, Metrics metrics, Path dataDir, String version) {
     this.vertx = vertx;
     this.pool = pool;
     this.store = store;
     this.cluster = cluster;
+    this.metrics = metrics;
     this.dataDir = dataDir;
     this.token = AdminToken.loadOrCreate(dataDir);
+    this.metricsToken = AdminToken.loadOrCreate(dataDir, AdminToken.METRICS_FILE);
     this.router = Router.router(vertx);
     router.get("/health").handler(ctx -> Reply.ok(health()).send(ctx.response()));
+    router.get("/metrics").handler(this::metrics);
+    Dashboard dashboard = new Dashboard();
+    // no method on these routes: the files are not API operations (OpenApiTest), and the handler answers 405 itself
+    router.route("/").handler(dashboard::serve);
+    router.route("/dashboard").handler(dashboard::serve);
+    router.route("/dashboard/*").handler(dashboard::serve);
     router.route("/v1/*").handler(this::authenticate);
     router.route("/v1/*").handler(BodyHandler.create(false).setBodyLimit(BODY_LIMIT));
-    new Api(vertx, store, pool, cluster, blocking, version, Instant.now()).routes(router);
-    router.errorHandler(404, ctx -> error(ctx, 404, "no such path: " + ctx.request().path() + " (the API is under /v1; GET /v1/openapi.json describes it)"));
+    new Api(vertx, store, pool, cluster, metrics, blocking, version, Instant.now()).routes(router);
+    router.errorHandler(404, ctx -> error(ctx, 404, "no such path: " + ctx.request().path()
+        + " (the API is under /v1, GET /v1/openapi.json describes it; the dashboard is at /dashboard/; Prometheus metrics at /metrics)"));
     router.errorHandler(405, ctx -> error(ctx, 405, ctx.request().method() + " is not allowed on " + ctx.request().path()
         + " (allowed: " + allowed(ctx.request().path()) + ")"));
     router.errorHandler(413, ctx -> error(ctx, 413, "the body is larger than " + BODY_LIMIT + " bytes"));
@@ -121,6 +136,32 @@ public final class AdminServer {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + dataDir.resolve(URL_FILE), e);
     }
+  }
+
+  /**
+   * {@code GET /metrics}: the Prometheus exposition (OpenMetrics when the scraper asks for it), for the admin token
+   * or the metrics token. Sampling instances' cgroups reads files, so it runs off the event loop.
+   */
+  private void metrics(RoutingContext ctx) {
+    String auth = ctx.request().getHeader("Authorization");
+    if (!metricsToken.accepts(auth) && !token.accepts(auth)) {
+      ctx.response().putHeader("WWW-Authenticate", "Bearer realm=\"berth-metrics\"");
+      error(ctx, 401, (auth == null ? "authentication required: send Authorization: Bearer <the token in " : "the bearer token is not this Berth's (send the one in ")
+          + dataDir.resolve(AdminToken.METRICS_FILE) + ", or the admin token)");
+      return;
+    }
+    String accept = ctx.request().getHeader("Accept");
+    var context = vertx.getOrCreateContext();
+    blocking.execute(() -> {
+      Metrics.Scrape scrape;
+      try {
+        scrape = metrics.scrape(accept);
+      } catch (RuntimeException e) {
+        context.runOnContext(v -> Reply.error(ApiError.of(e)).send(ctx.response()));
+        return;
+      }
+      context.runOnContext(v -> ctx.response().putHeader("Content-Type", scrape.contentType()).putHeader("Cache-Control", "no-store").end(scrape.body()));
+    });
   }
 
   /** Every /v1 call needs {@code Authorization: Bearer TOKEN}; else 401 with a hint where the token is. */

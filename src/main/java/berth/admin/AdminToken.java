@@ -24,6 +24,8 @@ import java.util.Set;
  */
 public final class AdminToken {
   public static final String FILE = "admin.token";
+  /** The token that may read {@code /metrics} and nothing else: what a Prometheus scraper is given. */
+  public static final String METRICS_FILE = "metrics.token";
   private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
 
   private final byte[] digest;
@@ -34,7 +36,12 @@ public final class AdminToken {
 
   /** Reads {@code DATA/admin.token}, creating it (mode 0600, never readable by others at any moment) if missing. */
   public static AdminToken loadOrCreate(Path dataDir) {
-    Path file = dataDir.resolve(FILE);
+    return loadOrCreate(dataDir, FILE);
+  }
+
+  /** As {@link #loadOrCreate(Path)}, for the token in {@code DATA/name} (e.g. the read-only metrics token). */
+  public static AdminToken loadOrCreate(Path dataDir, String name) {
+    Path file = dataDir.resolve(name);
     try {
       Files.createDirectories(dataDir);
       byte[] random = new byte[32];

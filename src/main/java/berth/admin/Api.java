@@ -5,6 +5,8 @@ import berth.apps.AppKeys;
 import berth.config.ConfigException;
 import berth.apps.Origin;
 import berth.logs.AppLog;
+import berth.metrics.AppReport;
+import berth.metrics.Metrics;
 import berth.pool.AppPool;
 import berth.pool.Pool;
 import berth.cluster.Cluster;
@@ -61,16 +63,18 @@ final class Api {
   private final Store store;
   private final Pool pool;
   private final Optional<Cluster> cluster;
+  private final Metrics metrics;
   private final ExecutorService blocking;
   private final String version;
   private final Instant started;
   private final OpenApi openApi;
 
-  Api(Vertx vertx, Store store, Pool pool, Optional<Cluster> cluster, ExecutorService blocking, String version, Instant started) {
+  Api(Vertx vertx, Store store, Pool pool, Optional<Cluster> cluster, Metrics metrics, ExecutorService blocking, String version, Instant started) {
     this.vertx = vertx;
     this.store = store;
     this.pool = pool;
     this.cluster = cluster;
+    this.metrics = metrics;
     this.blocking = blocking;
     this.version = version;
     this.started = started;
@@ -90,6 +94,12 @@ final class Api {
     r.post(APPS + "/:name/restart").handler(ctx -> blocking(ctx, () -> control(name(ctx), "restart")));
     r.get(APPS + "/:name/instances").handler(ctx -> blocking(ctx, () -> instances(name(ctx))));
     r.get(APPS + "/:name/logs").handler(this::logs);
+    r.get(APPS + "/:name/status").handler(ctx -> blocking(ctx, () -> appStatus(name(ctx))));
+    r.get(APPS + "/:name/usage").handler(ctx -> blocking(ctx, () -> {
+      stored(name(ctx));
+      return usage(ctx, name(ctx));
+    }));
+    r.get("/v1/usage").handler(ctx -> blocking(ctx, () -> usage(ctx, ctx.request().getParam("app"))));
     r.post("/v1/batch").handler(ctx -> blocking(ctx, () -> batch(ctx)));
     r.get("/v1/status").handler(ctx -> blocking(ctx, this::status));
     r.get("/v1/cluster").handler(ctx -> blocking(ctx, this::cluster));
@@ -233,7 +243,62 @@ final class Api {
 
   private Reply instances(String name) {
     stored(name);
-    return Reply.ok(Views.instances(name, pool.instances(name)));
+    return Reply.ok(Views.instances(name, pool.instances(name), cpu(name)));
+  }
+
+  /** CPU seconds of each live instance of {@code name}, as last sampled. */
+  private Map<Integer, Double> cpu(String name) {
+    return metrics.report(name).map(AppReport::instanceCpuSeconds).orElse(Map.of());
+  }
+
+  /**
+   * {@code GET /v1/apps/NAME/status}: what {@code berth status APP} shows: the app's state, its instances, its last
+   * failure and recent ones, requests (with the recent series), cold starts with their phases, and its use.
+   */
+  private Reply appStatus(String name) {
+    Store.Stored s = stored(name);
+    AppPool p = pool.get(name);
+    ObjectNode a = Views.appStatus(s.app(), s.version(), p == null ? null : p.status());
+    Optional<AppReport> report = metrics.report(name);
+    a.set("instances", Views.instanceList(pool.instances(name), report.map(AppReport::instanceCpuSeconds).orElse(Map.of())));
+    report.ifPresent(r -> Views.report(a, r, started));
+    return Reply.ok(a);
+  }
+
+  /**
+   * Metering, for billing: {@code from} and {@code to} (an instant such as {@code 2026-05-01T00:00:00Z} or a date,
+   * UTC; default: the start of this month until now), {@code step} ({@code hour}, {@code day}, {@code month} or
+   * {@code total}; default {@code day}); {@code app}: one app only (deleted ones too).
+   */
+  private Reply usage(RoutingContext ctx, String app) {
+    Instant now = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+    Instant from = instantParam(ctx, "from", now.atZone(java.time.ZoneOffset.UTC).toLocalDate().withDayOfMonth(1).atStartOfDay(java.time.ZoneOffset.UTC).toInstant());
+    Instant to = instantParam(ctx, "to", now);
+    String stepText = ctx.request().getParam("step");
+    Views.Step step;
+    try {
+      step = stepText == null ? Views.Step.DAY : Views.Step.valueOf(stepText.strip().toUpperCase(java.util.Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw invalid("step", "\"" + stepText + "\" is not hour, day, month or total");
+    }
+    if (!to.isAfter(from)) throw invalid("to", to + " is not after from (" + from + ")");
+    // whole hours: an hour's row counts if the hour began in [from, to)
+    Instant fromHour = from.truncatedTo(java.time.temporal.ChronoUnit.HOURS);
+    return Reply.ok(Views.usage(metrics.usage(fromHour, to, app), fromHour, to, step));
+  }
+
+  private static Instant instantParam(RoutingContext ctx, String key, Instant dflt) {
+    String v = ctx.request().getParam(key);
+    if (v == null || v.isBlank()) return dflt;
+    try {
+      return v.contains("T") ? Instant.parse(v.strip()) : java.time.LocalDate.parse(v.strip()).atStartOfDay(java.time.ZoneOffset.UTC).toInstant();
+    } catch (java.time.format.DateTimeParseException e) {
+      throw invalid(key, "\"" + v + "\" is not a time (expected e.g. 2026-05-01 or 2026-05-01T12:00:00Z, UTC)");
+    }
+  }
+
+  private static ApiError.Failure invalid(String key, String reason) {
+    return new ApiError.Failure(new ApiError(422, key + ": " + reason, List.of(new ApiError.Problem(key, reason)), -1));
   }
 
   private void logs(RoutingContext ctx) {
@@ -258,7 +323,7 @@ final class Api {
       Reply p = problem;
       context.runOnContext(v -> {
         if (p != null) p.send(ctx.response());
-        else if (follow) LogStream.start(vertx, ctx.response(), pool.log(name), lines);
+        else if (follow) LogStream.start(vertx, ctx.response(), pool.log(name), lines, ctx.request().getHeader("Last-Event-ID"));
         else {
           ObjectNode root = NODES.objectNode().put("app", name);
           ArrayNode a = root.putArray("lines");
@@ -283,10 +348,15 @@ final class Api {
     root.put("store", store.describe());
     cluster.ifPresent(c -> root.put("node", c.name()));
     Map<String, AppPool.Status> states = states();
+    root.put("sample_interval_seconds", metrics.interval().toMillis() / 1000.0);
+    Map<String, List<Long>> recent = metrics.recentRequests();
     ArrayNode apps = root.putArray("apps");
     try {
       for (Store.Stored s : store.list()) {
-        apps.add(Views.appStatus(s.app(), s.version(), states.get(s.app().name())));
+        ObjectNode a = Views.appStatus(s.app(), s.version(), states.get(s.app().name()));
+        ArrayNode series = a.putArray("requests_recent");
+        recent.getOrDefault(s.app().name(), List.of()).forEach(series::add);
+        apps.add(a);
       }
     } catch (StoreException.Unavailable e) {
       for (AppPool.Status s : pool.status()) apps.add(Views.appStatus(pool.get(s.app()) == null ? null : pool.get(s.app()).app(), 0, s));

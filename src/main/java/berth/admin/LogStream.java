@@ -15,6 +15,10 @@ import java.util.function.Consumer;
  * goes away or Berth stops. A comment every {@link #HEARTBEAT_MS} keeps proxies from timing the stream out and
  * finds a client that vanished without closing.
  *
+ * <p>Each event has an {@code id}, {@code RUN-SEQ} ({@link AppLog#run()}, {@link AppLog.Line#seq()}): a client that
+ * reconnects with {@code Last-Event-ID} (as EventSource does, and {@code berth logs -f}) gets exactly the lines it
+ * missed, or, when Berth was restarted meanwhile (another run), every line of the new run that is kept.
+ *
  * <p>A client that reads slower than the app writes does not make Berth buffer without bound: beyond {@link
  * #MAX_PENDING} lines waiting to be written, lines are dropped and the client is told how many, in a comment.
  *
@@ -32,7 +36,7 @@ final class LogStream {
   private final AppLog log;
   private final AtomicInteger pending = new AtomicInteger();
   private final AtomicInteger dropped = new AtomicInteger();
-  private final Consumer<String> follower = this::arrived;
+  private final Consumer<AppLog.Line> follower = this::arrived;
   private long heartbeat = -1;
 
   private LogStream(Vertx vertx, HttpServerResponse response, Context context, AppLog log) {
@@ -42,8 +46,11 @@ final class LogStream {
     this.log = log;
   }
 
-  /** Starts the stream on the current event loop: {@code lines} recent lines, then every new one. */
-  static void start(Vertx vertx, HttpServerResponse response, AppLog log, int lines) {
+  /**
+   * Starts the stream on the current event loop: {@code lines} recent lines (or, with {@code lastEventId} from an
+   * earlier stream, the lines after it), then every new one.
+   */
+  static void start(Vertx vertx, HttpServerResponse response, AppLog log, int lines, String lastEventId) {
     LogStream s = new LogStream(vertx, response, vertx.getOrCreateContext(), log);
     response.setChunked(true)
         .putHeader(HttpHeaders.CONTENT_TYPE, "text/event-stream; charset=utf-8")
@@ -51,9 +58,23 @@ final class LogStream {
         .putHeader("X-Accel-Buffering", "no");
     response.closeHandler(v -> s.stop());
     response.exceptionHandler(e -> s.stop());
-    List<String> recent = log.follow(lines, s.follower);
+    long after = -1;
+    int n = lines;
+    if (lastEventId != null) {
+      int dash = lastEventId.lastIndexOf('-');
+      if (dash > 0 && lastEventId.substring(0, dash).equals(log.run())) {
+        try {
+          after = Long.parseLong(lastEventId.substring(dash + 1).strip());
+        } catch (NumberFormatException e) {
+          after = -1;
+        }
+      } else {
+        n = AppLog.KEPT_LINES; // Berth started over since: all of this run that is kept
+      }
+    }
+    List<AppLog.Line> recent = log.follow(n, after, s.follower);
     StringBuilder first = new StringBuilder(": following ").append(log.file().getFileName()).append("\n\n");
-    recent.forEach(line -> event(first, line));
+    recent.forEach(line -> event(first, log.run(), line));
     response.write(first.toString());
     s.heartbeat = vertx.setPeriodic(HEARTBEAT_MS, id -> {
       if (response.closed()) s.stop();
@@ -62,7 +83,7 @@ final class LogStream {
   }
 
   /** On a pump thread, under the log's lock: hand the line to the event loop, or count it as dropped. */
-  private void arrived(String line) {
+  private void arrived(AppLog.Line line) {
     if (pending.incrementAndGet() > MAX_PENDING) {
       pending.decrementAndGet();
       dropped.incrementAndGet();
@@ -74,7 +95,7 @@ final class LogStream {
     });
   }
 
-  private void write(String line) {
+  private void write(AppLog.Line line) {
     if (response.closed() || response.ended()) return;
     if (response.writeQueueFull()) {
       dropped.incrementAndGet();
@@ -83,13 +104,14 @@ final class LogStream {
     StringBuilder sb = new StringBuilder();
     int lost = dropped.getAndSet(0);
     if (lost > 0) sb.append(": ").append(lost).append(" lines dropped: the client reads slower than the app writes\n\n");
-    event(sb, line);
+    event(sb, log.run(), line);
     response.write(sb.toString());
   }
 
-  /** One SSE event; CR would end the data line early, so it becomes a space. */
-  private static void event(StringBuilder sb, String line) {
-    sb.append("data: ").append(line.replace('\r', ' ')).append("\n\n");
+  /** One SSE event with its id; CR would end the data line early, so it becomes a space. */
+  private static void event(StringBuilder sb, String run, AppLog.Line line) {
+    sb.append("id: ").append(run).append('-').append(line.seq()).append('\n');
+    sb.append("data: ").append(line.text().replace('\r', ' ')).append("\n\n");
   }
 
   private void stop() {

@@ -99,6 +99,26 @@ public final class Cgroup {
     return v == null ? -1 : Long.parseLong(v.strip());
   }
 
+  /**
+   * CPU time used by the cgroup's processes since it was created (those that exited included), in nanoseconds;
+   * -1 if unknown. From {@code cpu.stat} ({@code usage_usec}) in the v2 tracking hierarchy, where every cgroup has
+   * it whether or not the cpu controller is enabled; on v1, from {@code cpuacct.usage} when the instance's cpu
+   * directory is in a hierarchy that has cpuacct.
+   */
+  public long cpuNanos() {
+    if (system.v2Tracking()) {
+      String stat = CgroupSystem.readOr(tracking.resolve("cpu.stat"), null);
+      if (stat != null) {
+        for (String line : stat.split("\n")) {
+          if (line.startsWith("usage_usec ")) return Long.parseLong(line.substring(11).strip()) * 1000;
+        }
+      }
+      return -1;
+    }
+    String v = system.cpuFile(this, "cpuacct.usage");
+    return v == null ? -1 : Long.parseLong(v.strip());
+  }
+
   /** How many processes of this cgroup the kernel killed for exceeding its memory limit. */
   public long oomKills() {
     String v = system.memoryFile(this, "memory.events", "memory.oom_control");

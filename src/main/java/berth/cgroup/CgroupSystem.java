@@ -283,6 +283,12 @@ public final class CgroupSystem implements AutoCloseable {
     return readOr(dir.resolve(v2Limits ? v2File : v1File), null);
   }
 
+  /** A file of the instance's cpu directory (v1), or null when it has none or the file is missing. */
+  String cpuFile(Cgroup cg, String file) {
+    Path dir = dirFor(cg, "cpu");
+    return dir == null ? null : readOr(dir.resolve(file), null);
+  }
+
   private Path dirFor(Cgroup cg, String controller) {
     Path root = limitRoots.get(controller);
     if (root == null) return null;

@@ -121,7 +121,14 @@ final class AdminClient {
 
   /** A streaming GET (server-sent events): the open body, after the status was checked. */
   InputStream stream(String path) {
-    HttpRequest req = request(path).header("Accept", "text/event-stream").GET().build();
+    return stream(path, null);
+  }
+
+  /** As {@link #stream(String)}, resuming after the event {@code lastEventId} of an earlier stream (null: none). */
+  InputStream stream(String path, String lastEventId) {
+    HttpRequest.Builder b = request(path).header("Accept", "text/event-stream");
+    if (lastEventId != null) b.header("Last-Event-ID", lastEventId);
+    HttpRequest req = b.GET().build();
     HttpResponse<InputStream> r = exchange(req, HttpResponse.BodyHandlers.ofInputStream());
     if (r.statusCode() >= 400) {
       JsonNode json;

@@ -6,12 +6,12 @@ import picocli.CommandLine.Command;
 
 /**
  * {@code berth}: the one binary for the server ({@code serve}, {@code check}, {@code doctor}) and for talking to a running one
- * through its admin API ({@code app}, {@code logs}, {@code status}, {@code apply}, {@code export}).
+ * through its admin API ({@code app}, {@code logs}, {@code status}, {@code usage}, {@code apply}, {@code export}, {@code cluster}).
  */
 @Command(name = "berth", mixinStandardHelpOptions = true, version = "berth " + Berth.VERSION,
     description = "Hosts many web apps on one machine: routes HTTP by host name, starts apps on their first request, stops them when idle.",
-    subcommands = {ServeCommand.class, CheckCommand.class, DoctorCommand.class, AppCommand.class, LogsCommand.class, StatusCommand.class, ApplyCommand.class,
-        ExportCommand.class, ClusterCommand.class, CompletionCommand.class},
+    subcommands = {ServeCommand.class, CheckCommand.class, DoctorCommand.class, AppCommand.class, LogsCommand.class, StatusCommand.class, UsageCommand.class,
+        ApplyCommand.class, ExportCommand.class, ClusterCommand.class, CompletionCommand.class},
     footerHeading = "%nExamples:%n",
     footer = {
         "  berth serve --apps apps.toml               run Berth (data in ./var)",
@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
         "  berth app create blog --domain blog.localhost --command 'exec python3 -m http.server $PORT --bind $HOST'",
         "  berth status                               the apps of the Berth whose data is in ./var",
         "  berth logs blog -f",
+        "  berth usage --step month                   what each app used (CPU, memory), for billing",
         "  berth apply -f apps.toml --dry-run",
         "  berth cluster status                       the nodes sharing the database, and which apps run where",
         "  BERTH_ADMIN=http://10.0.0.5:8081 BERTH_TOKEN=... berth app list    another machine's Berth",

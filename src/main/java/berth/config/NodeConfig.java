@@ -30,6 +30,8 @@ import java.util.Optional;
  * @param router the {@code [router]} table ({@link RouterConfig#KEYS}): client limits, timeouts, trusted proxies, access log
  * @param cluster {@code cluster}, {@code node_name}, {@code node_address}, {@code node_capacity}, {@code heartbeat_interval},
  *     {@code heartbeat_timeout}
+ * @param sampleInterval {@code sample_interval}
+ * @param logFormat {@code log_format}: {@code text} or {@code json}
  */
 public record NodeConfig(
     HostPort listen, Optional<HostPort> tlsListen, HostPort admin, Path dataDir, PortRange ports, List<Path> appFiles, Duration drainTimeout, int eventLoops,
@@ -41,7 +43,9 @@ public record NodeConfig(
     RouterConfig router,
     int budgetInstances,
     long budgetMemory,
-    ClusterConfig cluster) {
+    ClusterConfig cluster,
+    Duration sampleInterval,
+    String logFormat) {
 
   public static final HostPort DEFAULT_LISTEN = new HostPort("0.0.0.0", 8080);
   public static final HostPort DEFAULT_TLS_LISTEN = new HostPort("0.0.0.0", 8443);
@@ -101,9 +105,15 @@ public record NodeConfig(
   public static final Key<Duration> HEARTBEAT_TIMEOUT = Key.of("heartbeat_timeout", Kind.duration(Duration.ofMillis(200)), Duration.ofSeconds(5), "",
       "a node whose last heartbeat is older than this is gone: its apps are placed on the other nodes (at least twice `heartbeat_interval`)");
 
+  public static final Key<Duration> SAMPLE_INTERVAL = Key.of("sample_interval", Kind.duration(Duration.ofMillis(100)), Duration.ofSeconds(10), "",
+      "how often each instance's CPU and memory are read from its cgroup (metering: memory between two reads counts as read; CPU is exact) and each app's requests are added to its sparkline (60 points)");
+  public static final Key<String> LOG_FORMAT = Key.of("log_format", Kind.text("text or json", NodeConfig::logFormat), "text", "",
+      "Berth's own log on stderr: `text` lines for people, or one JSON object per line (`time`, `level`, `logger`, `thread`, `message`, and `app`, `instance`, `error` when they apply)");
+
   /** Every node key, in the order docs and {@code --help} show them. */
   public static final List<Key<?>> KEYS = List.of(LISTEN, TLS_LISTEN, ADMIN, DATA, PORTS, APPS, DRAIN_TIMEOUT, EVENT_LOOPS, CGROUP, ALLOW_ROOT, CREATE_USERS,
-      DEFAULT_USER, DATABASE, BUDGET_INSTANCES, BUDGET_MEMORY, CLUSTER, NODE_NAME, NODE_ADDRESS, NODE_CAPACITY, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT);
+      DEFAULT_USER, DATABASE, BUDGET_INSTANCES, BUDGET_MEMORY, SAMPLE_INTERVAL, LOG_FORMAT, CLUSTER, NODE_NAME, NODE_ADDRESS, NODE_CAPACITY,
+      HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT);
 
   /** The JDBC URL of the store: {@link #database} when given, else the SQLite file in the data directory. */
   public String databaseUrl() {
@@ -152,6 +162,8 @@ public record NodeConfig(
     Long budgetMemory = BUDGET_MEMORY.read(c);
     ClusterConfig cluster = readCluster(c, database);
     RouterConfig router = RouterConfig.read(c.table("router"));
+    Duration sampleInterval = SAMPLE_INTERVAL.read(c);
+    String logFormat = LOG_FORMAT.read(c);
     c.rejectUnknownKeys();
     try {
       c.throwIfProblems();
@@ -159,7 +171,8 @@ public record NodeConfig(
       throw file == null ? e : e.within(file.toString());
     }
     return new NodeConfig(listen, tlsListen, admin, data, ports, apps, drain, loops != null ? loops : Runtime.getRuntime().availableProcessors(), cgroup,
-        allowRoot, createUsers, defaultUser, database, router, budgetInstances == null ? 0 : budgetInstances, budgetMemory == null ? 0 : budgetMemory, cluster);
+        allowRoot, createUsers, defaultUser, database, router, budgetInstances == null ? 0 : budgetInstances, budgetMemory == null ? 0 : budgetMemory, cluster,
+        sampleInterval, logFormat);
   }
 
   /**
@@ -185,6 +198,8 @@ public record NodeConfig(
     if (budgetInstances != other.budgetInstances) out.add(BUDGET_INSTANCES.name());
     if (budgetMemory != other.budgetMemory) out.add(BUDGET_MEMORY.name());
     if (!cluster.equals(other.cluster)) out.add(CLUSTER.name());
+    if (!sampleInterval.equals(other.sampleInterval)) out.add(SAMPLE_INTERVAL.name());
+    if (!logFormat.equals(other.logFormat)) out.add(LOG_FORMAT.name());
     return out;
   }
 
@@ -262,6 +277,12 @@ public record NodeConfig(
       throw new IllegalArgumentException(Durations.quote(name) + " is not a cgroup name (expected letters, digits, . _ -)");
     }
     return name;
+  }
+
+  private static String logFormat(String text) {
+    String f = text.strip();
+    if (f.equals("text") || f.equals("json")) return f;
+    throw new IllegalArgumentException(Durations.quote(text) + " is not a log format (expected text or json)");
   }
 
   /** Accepts the two databases Berth has migrations for; anything else is refused here, at start, naming the key. */

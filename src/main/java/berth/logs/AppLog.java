@@ -23,6 +23,10 @@ import java.util.function.Consumer;
  * {@code APP.log.1} .. {@code APP.log.3}; the last {@link #KEPT_LINES} lines are also kept in memory for the 503
  * page and the admin API, which can also {@linkplain #follow follow} the lines as they are written.
  *
+ * <p>Lines are numbered from 1 as they are written ({@link Line#seq()}), and the log has a {@link #run()} name
+ * that changes with each Berth process: a follower that lost its connection can ask for the lines after the last
+ * one it saw, and tell whether that number still means anything (same run) or the log started over.
+ *
  * <p>Thread-safe: pumps of several instances and the supervisor write concurrently. State guarded by this.
  */
 public final class AppLog implements AutoCloseable {
@@ -31,10 +35,16 @@ public final class AppLog implements AutoCloseable {
   public static final int KEPT_LINES = 200;
   private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
 
+  /** One line as kept and followed: its number in this run of the log, and its text (with the prefix). */
+  public record Line(long seq, String text) {}
+
   private final Path file;
-  private final ArrayDeque<String> recent = new ArrayDeque<>();
+  private final String run = Long.toHexString(new java.security.SecureRandom().nextLong() >>> 16);
+  private final ArrayDeque<Line> recent = new ArrayDeque<>();
+  /** Lines written so far in this run: the number of the last one. */
+  private long written;
   /** Called with every line as it is written; copy-on-write because lines are many and followers few. */
-  private final List<Consumer<String>> followers = new CopyOnWriteArrayList<>();
+  private final List<Consumer<Line>> followers = new CopyOnWriteArrayList<>();
   private OutputStream out;
   private long size;
 
@@ -51,6 +61,11 @@ public final class AppLog implements AutoCloseable {
 
   public Path file() {
     return file;
+  }
+
+  /** This run's name: a new one in each Berth process, so that line numbers of an earlier run are not mistaken for these. */
+  public String run() {
+    return run;
   }
 
   /**
@@ -78,10 +93,11 @@ public final class AppLog implements AutoCloseable {
         out.write('\n');
         size += prefix.length + (stop - start) + 1;
         boolean kept = line++ >= keepFrom;
+        written++;
         if (kept || !followers.isEmpty()) {
-          String text = new String(prefix, StandardCharsets.UTF_8) + new String(buf, start, stop - start, StandardCharsets.UTF_8);
-          if (kept) keep(text);
-          tell(text);
+          Line l = new Line(written, new String(prefix, StandardCharsets.UTF_8) + new String(buf, start, stop - start, StandardCharsets.UTF_8));
+          if (kept) keep(l);
+          tell(l);
         }
         start = i + 1;
       }
@@ -91,17 +107,19 @@ public final class AppLog implements AutoCloseable {
   }
 
   /**
-   * The last {@code n} lines (as {@link #tail}) and, from then on, every new line to {@code follower}, with no
-   * line lost or repeated between the two. The follower is called on the writing thread with this log's lock
-   * held: it must only hand the line on (never block, never call back into this log). Stop with {@link
+   * The lines to show first and, from then on, every new line to {@code follower}, with no line lost or repeated
+   * between the two: with {@code after} < 0 the last {@code n} lines; else those numbered after {@code after} (as
+   * many as are kept: a gap shows in the numbers). The follower is called on the writing thread with this log's
+   * lock held: it must only hand the line on (never block, never call back into this log). Stop with {@link
    * #unfollow}.
    */
-  public synchronized List<String> follow(int n, Consumer<String> follower) {
+  public synchronized List<Line> follow(int n, long after, Consumer<Line> follower) {
     followers.add(follower);
-    return tail(n);
+    if (after < 0) return recent.stream().skip(Math.max(0, recent.size() - n)).toList();
+    return recent.stream().filter(l -> l.seq() > after).toList();
   }
 
-  public void unfollow(Consumer<String> follower) {
+  public void unfollow(Consumer<Line> follower) {
     followers.remove(follower);
   }
 
@@ -110,12 +128,12 @@ public final class AppLog implements AutoCloseable {
     return followers.size();
   }
 
-  private void tell(String text) {
-    for (Consumer<String> f : followers) f.accept(text);
+  private void tell(Line line) {
+    for (Consumer<Line> f : followers) f.accept(line);
   }
 
-  private void keep(String text) {
-    recent.addLast(text);
+  private void keep(Line line) {
+    recent.addLast(line);
     if (recent.size() > KEPT_LINES) recent.removeFirst();
   }
 
@@ -135,13 +153,14 @@ public final class AppLog implements AutoCloseable {
 
   /** The last {@code n} lines (at most {@link #KEPT_LINES}), oldest first. */
   public synchronized List<String> tail(int n) {
-    return recent.stream().skip(Math.max(0, recent.size() - n)).toList();
+    return recent.stream().skip(Math.max(0, recent.size() - n)).map(Line::text).toList();
   }
 
   private synchronized void append(int instance, String stream, String line, boolean flush) {
     String text = TIME.format(Instant.now()) + " i" + instance + " " + stream + "| " + line;
-    keep(text);
-    tell(text);
+    Line l = new Line(++written, text);
+    keep(l);
+    tell(l);
     byte[] bytes = (text + "\n").getBytes(StandardCharsets.UTF_8);
     try {
       if (out == null) open();

@@ -84,6 +84,7 @@ public final class AppPool {
   private final Budget budget;
   /** Instance numbers: unique per app name for the life of Berth, so a re-created app never reuses a cgroup name. */
   private final IntSupplier ids;
+  private final PoolEvents events;
 
   // State guarded by this
   private App app;
@@ -178,10 +179,13 @@ public final class AppPool {
 
   /** A pool on its own, with no budget (tests). */
   AppPool(App app, Supervisor supervisor, AppLog log, InstantSource clock, ScheduledExecutorService timer) {
-    this(app, supervisor, log, clock, timer, new Budget(0, 0, timer), new java.util.concurrent.atomic.AtomicInteger(1)::getAndIncrement);
+    this(app, supervisor, log, clock, timer, new Budget(0, 0, timer), new java.util.concurrent.atomic.AtomicInteger(1)::getAndIncrement,
+        PoolEvents.NONE);
   }
 
-  AppPool(App app, Supervisor supervisor, AppLog log, InstantSource clock, ScheduledExecutorService timer, Budget budget, IntSupplier ids) {
+  AppPool(App app, Supervisor supervisor, AppLog log, InstantSource clock, ScheduledExecutorService timer, Budget budget, IntSupplier ids,
+      PoolEvents events) {
+    this.events = events;
     this.app = app;
     this.supervisor = supervisor;
     this.log = log;
@@ -724,6 +728,7 @@ public final class AppPool {
    */
   private Slot spawnLocked(Budget.Seat seat, Need need) {
     Slot slot = new Slot(this, supervisor.start(app, ids.getAsInt(), log), seat, clock.instant());
+    events.started(slot.instance, /* forRequests= */ need == Need.HELD);
     seat.slot = slot;
     starting.add(slot);
     running = serving.size() + starting.size();
@@ -765,6 +770,7 @@ public final class AppPool {
   private void renewLocked(Slot s, String why) {
     if (closed != null || !s.isServing || s.renew != null) return;
     log.berth(s.id(), "recycling (" + why + "): it is replaced gracefully, and serves until its successor is ready");
+    events.recycled(s.instance, why);
     s.renew = why;
     List<Runnable> after = new ArrayList<>();
     reconcileLocked(after);
@@ -777,6 +783,7 @@ public final class AppPool {
     if (forChange) settleLocked(Change.Outcome.PENDING, "a new instance is starting to replace i" + old.id());
     Budget.Seat seat = budget.force(this, app.name(), app.memoryLimit());
     Slot slot = new Slot(this, supervisor.start(app, ids.getAsInt(), log), seat, clock.instant());
+    events.started(slot.instance, /* forRequests= */ false);
     seat.slot = slot;
     slot.replaces = old;
     slot.forChange = forChange;

@@ -15,7 +15,8 @@ import java.time.Instant;
  * @param since when it entered {@code state}
  * @param inFlight requests it is serving now
  * @param requests requests it has been given since it started
- * @param memoryBytes memory used by its whole process tree, null if unknown (no cgroup memory controller)
+ * @param memoryBytes memory used by its whole process tree (its cgroup's charge, or its processes' RSS where it has no
+ *     memory cgroup), null if unknown
  * @param upToDate whether it runs the app's current settings; false while a change waits for a replacement (or
  *     after a replacement failed: see {@link Change})
  */

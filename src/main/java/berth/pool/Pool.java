@@ -30,6 +30,7 @@ public final class Pool implements AutoCloseable {
   public static final Duration DEFAULT_DRAIN = Duration.ofSeconds(30);
 
   private final Supervisor supervisor;
+  private final PoolEvents events;
   private final Path logDir;
   private final InstantSource clock;
   private final Duration drain;
@@ -49,14 +50,16 @@ public final class Pool implements AutoCloseable {
   private volatile java.util.function.Predicate<String> owns = app -> true;
 
   public Pool(Supervisor supervisor, Path logDir, InstantSource clock) {
-    this(supervisor, logDir, clock, DEFAULT_DRAIN, 0, 0);
+    this(supervisor, logDir, clock, DEFAULT_DRAIN, 0, 0, PoolEvents.NONE);
   }
 
   /**
    * {@code drain}: how long a deleted app's requests in flight may run before its instances are stopped;
-   * {@code budgetInstances} and {@code budgetMemory}: the node's budget (0: none), see {@link Budget}.
+   * {@code budgetInstances} and {@code budgetMemory}: the node's budget (0: none), see {@link Budget};
+   * {@code events}: told of every instance started and recycled (see {@link PoolEvents} for its threads).
    */
-  public Pool(Supervisor supervisor, Path logDir, InstantSource clock, Duration drain, int budgetInstances, long budgetMemory) {
+  public Pool(Supervisor supervisor, Path logDir, InstantSource clock, Duration drain, int budgetInstances, long budgetMemory, PoolEvents events) {
+    this.events = events;
     this.supervisor = supervisor;
     this.logDir = logDir;
     this.clock = clock;
@@ -86,7 +89,7 @@ public final class Pool implements AutoCloseable {
       AppPool existing = pools.get(app.name());
       if (existing == null) {
         AtomicInteger next = ids.computeIfAbsent(app.name(), n -> new AtomicInteger(1));
-        AppPool p = new AppPool(app, supervisor, log(app.name()), clock, timer, budget, next::getAndIncrement);
+        AppPool p = new AppPool(app, supervisor, log(app.name()), clock, timer, budget, next::getAndIncrement, events);
         pools.put(app.name(), p);
         p.owned(owns.test(app.name()));
         p.warm(); // min_instances start now, without waiting for a request

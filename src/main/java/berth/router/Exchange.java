@@ -55,7 +55,12 @@ final class Exchange {
   private final RouteTable.Route route;
   private final String appName;
   private final String prefix;
+  private final AppTraffic traffic;
+  /** Body bytes from the client (a tunnel's too): for max_body_size and the app's counters. */
   private long bodyBytes;
+  /** When it began to wait for an instance (0: it did not wait); its answer then completes a cold start. */
+  private long waitingSince;
+  private Lease waitedFor;
   private AppPool pool;
   /** The one retry was used: connecting failed, or the app closed before answering a request safe to repeat. */
   private boolean retried;
@@ -118,6 +123,8 @@ final class Exchange {
     this.route = route;
     this.appName = route.app();
     this.prefix = route.prefix();
+    this.traffic = route.traffic();
+    traffic.begun();
     this.keepAlive = HttpUtil.isKeepAlive(request);
     this.http10 = request.protocolVersion().equals(HttpVersion.HTTP_1_0);
     this.head = request.method().equals(HttpMethod.HEAD);
@@ -152,11 +159,17 @@ final class Exchange {
     if (pending.isDone()) {
       leased(pending);
     } else {
+      waitingSince = System.nanoTime();
       pending.whenComplete((l, e) -> client.eventLoop().execute(() -> leased(pending)));
     }
   }
 
   private void leased(CompletableFuture<Lease> pending) {
+    boolean waited = waitingSince != 0;
+    if (waited) {
+      traffic.waited(System.nanoTime() - waitingSince);
+      waitingSince = 0;
+    }
     Lease l;
     try {
       l = pending.join();
@@ -164,7 +177,7 @@ final class Exchange {
       if (e.getCause() instanceof Unavailable u) {
         fail(ErrorPages.unavailable(u));
       } else {
-        LOG.error("{}: no instance", appName, e.getCause());
+        LOG.atError().addKeyValue("app", appName).setCause(e.getCause()).log("{}: no instance", appName);
         fail(ErrorPages.badGateway(appName, "could not be reached"));
       }
       return;
@@ -174,6 +187,7 @@ final class Exchange {
       return;
     }
     upstream = new Upstream.Local(l);
+    if (waited) waitedFor = l;
     connect();
   }
 
@@ -319,7 +333,8 @@ final class Exchange {
       return;
     }
     boolean last = c instanceof LastHttpContent;
-    if (route.maxBodySize() > 0 && (bodyBytes += c.content().readableBytes()) > route.maxBodySize()) {
+    bodyBytes += c.content().readableBytes();
+    if (route.maxBodySize() > 0 && bodyBytes > route.maxBodySize()) {
       c.release();
       requestRead = false; // the rest is not read: the connection closes after the answer
       fail(ErrorPages.badRequest(413, "its body is larger than app " + appName + " accepts (max_body_size "
@@ -389,6 +404,7 @@ final class Exchange {
       return;
     }
     if (tunnel) {
+      if (msg instanceof io.netty.buffer.ByteBuf b) bytesOut += b.readableBytes();
       relay(msg, client, app);
       return;
     }
@@ -431,6 +447,7 @@ final class Exchange {
       responseStarted = true;
       answered = System.nanoTime();
       status = code;
+      if (waitedFor != null && upstream instanceof Upstream.Local(Lease l) && l == waitedFor) traffic.firstResponse(l.instance(), answered);
       cancelAnswerTimer();
       client.write(response);
       if (!(msg instanceof HttpContent)) return;
@@ -486,6 +503,7 @@ final class Exchange {
       ReferenceCountUtil.release(msg);
       return;
     }
+    if (msg instanceof io.netty.buffer.ByteBuf b) bodyBytes += b.readableBytes();
     relay(msg, app, client);
   }
 
@@ -599,7 +617,7 @@ final class Exchange {
   private void appBroken(String why) {
     if (responseStarted) {
       // mid-body: cut the client's connection so it cannot take a truncated body for a whole one
-      LOG.warn("{}: {}", appName, why);
+      LOG.atWarn().addKeyValue("app", appName).log("{}: {}", appName, why); // "app" is a field of the JSON log
       end();
       front.exchangeDone(true);
     } else {
@@ -628,10 +646,13 @@ final class Exchange {
     if (!logged) log();
   }
 
+  /** The exchange's one record: the app's counters, and the access log's line when it is on. */
   private void log() {
-    if (logged || !front.accessLog().enabled()) return;
+    if (logged) return;
     logged = true;
     long now = System.nanoTime();
+    traffic.ended(status, now - started, bodyBytes, bytesOut);
+    if (!front.accessLog().enabled()) return;
     HttpHeaders h = request.headers();
     front.accessLog().add(new AccessLog.Entry(System.currentTimeMillis(), front.remoteIp(), request.method().name(), originalUri,
         protocol, status, bytesOut, h.get(HttpHeaderNames.HOST), h.get(HttpHeaderNames.REFERER), h.get(HttpHeaderNames.USER_AGENT),

@@ -211,8 +211,9 @@ final class Front extends ChannelInboundHandlerAdapter {
    * Logged here when no exchange began; an exchange logs its own.
    */
   void answer(HttpRequest request, ErrorPages.Page error, boolean close) {
-    if (current == null && router.accessLog().enabled()) {
-      router.accessLog().add(AccessLog.local(request, remoteIp, error.status()));
+    if (current == null) {
+      router.traffic().answered(error.status());
+      if (router.accessLog().enabled()) router.accessLog().add(AccessLog.local(request, remoteIp, error.status()));
     }
     current = null;
     FullHttpResponse page = error.render(ErrorPages.wantsJson(request));

@@ -17,7 +17,7 @@ import java.util.Map;
  * path segment: the cost does not grow with the number of routes.
  */
 public final class RouteTable {
-  public static final RouteTable EMPTY = new RouteTable(Map.of(), Map.of(), null);
+  public static final RouteTable EMPTY = new RouteTable(Map.of(), Map.of(), null, 0);
 
   /**
    * Where a request goes: the app, the path prefix that matched ("" for the whole host), and the app's settings
@@ -26,8 +26,10 @@ public final class RouteTable {
    * @param requestTimeout the app's {@code request_timeout}, or null for the router's
    * @param maxBodySize the app's {@code max_body_size}, 0 for none
    * @param startTimeout the app's {@code start_timeout}: a request forwarded to another node may wait for a start there
+   * @param traffic the app's request counters, resolved when the table was built
    */
-  public record Route(String app, String prefix, java.time.Duration requestTimeout, long maxBodySize, java.time.Duration startTimeout) {}
+  public record Route(String app, String prefix, java.time.Duration requestTimeout, long maxBodySize, java.time.Duration startTimeout,
+      AppTraffic traffic) {}
 
   /** One host's routes: its own, and by path prefix. */
   private record HostRoutes(Route root, Map<String, Route> prefixes) {
@@ -52,21 +54,32 @@ public final class RouteTable {
   private final Map<String, HostRoutes> exact;
   private final Map<String, HostRoutes> wildcard;
   private final HostRoutes fallback;
+  private final int size;
 
-  private RouteTable(Map<String, HostRoutes> exact, Map<String, HostRoutes> wildcard, HostRoutes fallback) {
+  private RouteTable(Map<String, HostRoutes> exact, Map<String, HostRoutes> wildcard, HostRoutes fallback, int size) {
+    this.size = size;
     this.exact = exact;
     this.wildcard = wildcard;
     this.fallback = fallback;
   }
 
   public static RouteTable of(Catalog catalog) {
+    return of(catalog, Traffic.NONE);
+  }
+
+  /** The table of {@code catalog}, each route with its app's counters from {@code traffic}. */
+  public static RouteTable of(Catalog catalog, Traffic traffic) {
     Map<String, Map<String, Route>> byHost = new HashMap<>();
+    int size = 0;
     for (App app : catalog.all()) {
+      AppTraffic counters = app.domains().isEmpty() ? AppTraffic.NONE : traffic.app(app.name());
       for (String d : app.domains()) {
+        size++;
         int slash = d.indexOf('/');
         String host = slash < 0 ? d : d.substring(0, slash);
         String prefix = slash < 0 ? "" : d.substring(slash);
-        byHost.computeIfAbsent(host, h -> new HashMap<>()).put(prefix, new Route(app.name(), prefix, app.requestTimeout(), app.maxBodySize(), app.startTimeout()));
+        byHost.computeIfAbsent(host, h -> new HashMap<>()).put(prefix,
+            new Route(app.name(), prefix, app.requestTimeout(), app.maxBodySize(), app.startTimeout(), counters));
       }
     }
     Map<String, HostRoutes> exact = new HashMap<>();
@@ -80,7 +93,12 @@ public final class RouteTable {
       else if (host.startsWith("*.")) wildcard.put(host.substring(2), hr);
       else exact.put(host, hr);
     }
-    return new RouteTable(Map.copyOf(exact), Map.copyOf(wildcard), fallback);
+    return new RouteTable(Map.copyOf(exact), Map.copyOf(wildcard), fallback, size);
+  }
+
+  /** How many routes (domains, with or without a path) it has. */
+  public int size() {
+    return size;
   }
 
   /** Where a request for {@code host} (as the client sent it, e.g. {@code Hello.Localhost:8080}) and {@code path} goes, or null. */

@@ -54,6 +54,7 @@ public final class Router {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Router.class);
 
   private final Pool pool;
+  private final Traffic traffic;
   private final RouterConfig config;
   private final AccessLog accessLog;
   private final java.util.concurrent.atomic.AtomicInteger connectionCount = new java.util.concurrent.atomic.AtomicInteger();
@@ -70,6 +71,12 @@ public final class Router {
   private volatile boolean draining;
 
   public Router(Pool pool, int eventLoops, RouterConfig config, java.nio.file.Path logDir) {
+    this(pool, eventLoops, config, logDir, Traffic.NONE);
+  }
+
+  /** {@code traffic}: who counts requests (see {@link Traffic}); its per-app counters are resolved at each {@link #update}. */
+  public Router(Pool pool, int eventLoops, RouterConfig config, java.nio.file.Path logDir, Traffic traffic) {
+    this.traffic = traffic;
     this.pool = pool;
     this.config = config;
     this.accessLog = new AccessLog(config.accessLog(), logDir.resolve("access.log"));
@@ -80,7 +87,16 @@ public final class Router {
   }
 
   public void update(Catalog catalog) {
-    routes = RouteTable.of(catalog);
+    routes = RouteTable.of(catalog, traffic);
+  }
+
+  /** Client connections open now (HTTP/2 streams not counted apart). */
+  public int connections() {
+    return connectionCount.get();
+  }
+
+  Traffic traffic() {
+    return traffic;
   }
 
   public RouteTable routes() {

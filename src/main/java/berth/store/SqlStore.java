@@ -396,6 +396,56 @@ public final class SqlStore implements Store {
     return description;
   }
 
+  // ---- metering
+
+  @Override
+  public void addUsage(List<Usage> amounts) {
+    if (amounts.isEmpty()) return;
+    // the same upsert on both databases (SQLite 3.24+, PostgreSQL 9.5+): add to the row, or create it
+    String sql = "INSERT INTO app_usage (app, hour, cpu_seconds, memory_byte_seconds) VALUES (?, ?, ?, ?) "
+        + "ON CONFLICT (app, hour) DO UPDATE SET cpu_seconds = app_usage.cpu_seconds + excluded.cpu_seconds, "
+        + "memory_byte_seconds = app_usage.memory_byte_seconds + excluded.memory_byte_seconds";
+    try (Connection c = pool.getConnection()) {
+      c.setAutoCommit(false);
+      try (PreparedStatement ps = c.prepareStatement(sql)) {
+        for (Usage u : amounts) {
+          ps.setString(1, u.app());
+          ps.setLong(2, u.hour().getEpochSecond());
+          ps.setDouble(3, u.cpuSeconds());
+          ps.setDouble(4, u.memoryByteSeconds());
+          ps.addBatch();
+        }
+        ps.executeBatch();
+        c.commit();
+      } catch (SQLException | RuntimeException e) {
+        if (!rollbackQuietly(c)) pool.evictConnection(c);
+        throw e;
+      }
+    } catch (SQLException e) {
+      throw new StoreException.Unavailable("the database (" + description + ") failed to add usage: " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public List<Usage> usage(java.time.Instant from, java.time.Instant to, String app) {
+    String sql = "SELECT app, hour, cpu_seconds, memory_byte_seconds FROM app_usage WHERE hour >= ? AND hour < ?"
+        + (app == null ? "" : " AND app = ?") + " ORDER BY app, hour";
+    List<Usage> out = new ArrayList<>();
+    try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+      ps.setLong(1, from.getEpochSecond());
+      ps.setLong(2, to.getEpochSecond());
+      if (app != null) ps.setString(3, app);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.add(new Usage(rs.getString(1), java.time.Instant.ofEpochSecond(rs.getLong(2)), rs.getDouble(3), rs.getDouble(4)));
+        }
+      }
+    } catch (SQLException e) {
+      throw new StoreException.Unavailable("the database (" + description + ") failed to read usage: " + e.getMessage(), e);
+    }
+    return out;
+  }
+
   @Override
   public void close() {
     if (feed != null) feed.close();

@@ -100,6 +100,26 @@ public interface Store extends AutoCloseable {
   /** The nodes table of a cluster sharing this database. */
   Nodes nodes();
 
+  /**
+   * What an app used in one hour (UTC): a row of metering. {@link #addUsage} adds such amounts to what is stored;
+   * {@link #usage} reads the sums.
+   *
+   * @param hour the start of the hour
+   * @param cpuSeconds CPU time of all its instances' processes
+   * @param memoryByteSeconds memory in use integrated over time (bytes × seconds)
+   */
+  record Usage(String app, java.time.Instant hour, double cpuSeconds, double memoryByteSeconds) {}
+
+  /**
+   * Adds each row's amounts to those stored for its app and hour, in one transaction. Not an app write: no
+   * version, no revision, no change listeners. Throws {@link StoreException.Unavailable} when the database fails
+   * (nothing is added then).
+   */
+  void addUsage(List<Usage> amounts);
+
+  /** The rows of hours in [{@code from}, {@code to}), of {@code app} or of every app when it is null, by app and hour. */
+  List<Usage> usage(java.time.Instant from, java.time.Instant to, String app);
+
   /** What the store is, for logs and the status endpoint, e.g. {@code sqlite /var/berth/berth.db}. */
   String describe();
 

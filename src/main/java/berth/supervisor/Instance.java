@@ -24,7 +24,7 @@ import java.util.concurrent.CompletableFuture;
  *
  * <p>Thread-safe. State guarded by this.
  */
-public final class Instance {
+public final class Instance implements berth.logs.Tagged {
   /** Where an instance is in its life; see the diagram above. */
   public sealed interface State {}
 
@@ -62,6 +62,15 @@ public final class Instance {
   volatile berth.users.Account account;
   /** Why it ended, when it ended on its own (a crash, an OOM kill); null when Berth stopped it. */
   private volatile String endReason;
+  /** The kernel killed a process of it for want of memory (set when it ended on its own). */
+  private volatile boolean oomKilled;
+  /** Its start's steps ({@link StartTimes}); set by the start thread, read by anyone. */
+  private final long askedNanos = System.nanoTime();
+  volatile long spawningNanos;
+  volatile long spawnedNanos;
+  volatile long readyNanos;
+  /** CPU time of its whole tree, read just before its cgroup was removed; -1 until then. */
+  volatile long finalCpuNanos = -1;
 
   Instance(App app, int id, int port, AppLog log) {
     this.launched = app;
@@ -95,6 +104,16 @@ public final class Instance {
   public void reconfigure(App next) {
     if (!next.name().equals(launched.name())) throw new IllegalArgumentException(next.name() + " is not " + launched.name());
     app = next;
+  }
+
+  @Override
+  public String appName() {
+    return launched.name();
+  }
+
+  @Override
+  public int instanceId() {
+    return id;
   }
 
   /** Unique per app for the life of this Berth process: 1, 2, 3... */
@@ -150,7 +169,35 @@ public final class Instance {
     endReason = why;
   }
 
-  /** Memory used by all its processes now, in bytes; -1 if unknown (no cgroup memory controller). */
+  /** Whether it ended on its own because the kernel killed a process of it for want of memory. */
+  public boolean oomKilled() {
+    return oomKilled;
+  }
+
+  void oomKilled(boolean killed) {
+    oomKilled = killed;
+  }
+
+  /** When its start passed each step so far. */
+  public StartTimes startTimes() {
+    return new StartTimes(askedNanos, spawningNanos, spawnedNanos, readyNanos);
+  }
+
+  /**
+   * CPU time used by all its processes since it started, in nanoseconds (those that exited included): live from
+   * its cgroup while it runs, and once it is gone the last value read before its cgroup was removed. -1 if
+   * unknown (no cgroups: instances tracked by session).
+   */
+  public long cpuNanos() {
+    long last = finalCpuNanos;
+    if (last >= 0) return last;
+    Tree t = tree;
+    if (t == null) return 0; // nothing spawned (yet)
+    long now = t.cpuNanos();
+    return now >= 0 ? now : finalCpuNanos; // its cgroup went away meanwhile: the final value was read first
+  }
+
+  /** Memory used by all its processes now, in bytes (see {@link Tree#memoryBytes()}); -1 before it is spawned. */
   public long memoryBytes() {
     Tree t = tree;
     return t == null || pid() <= 0 ? -1 : t.memoryBytes();

@@ -20,6 +20,24 @@ final class Session {
 
   private Session() {}
 
+  /** The resident memory (VmRSS) of {@code pids} added up, in bytes; processes gone meanwhile count 0. */
+  static long residentBytes(List<Integer> pids) {
+    long kb = 0;
+    for (int pid : pids) {
+      try {
+        for (String line : Files.readAllLines(PROC.resolve(Integer.toString(pid)).resolve("status"))) {
+          if (line.startsWith("VmRSS:")) {
+            kb += Long.parseLong(line.substring(6).replace("kB", "").strip());
+            break;
+          }
+        }
+      } catch (IOException | RuntimeException e) {
+        // exited while we looked
+      }
+    }
+    return kb * 1024;
+  }
+
   /** Live (non-zombie) pids in session {@code sid}. */
   static List<Integer> members(int sid) {
     List<Integer> out = new ArrayList<>();

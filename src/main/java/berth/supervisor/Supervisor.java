@@ -171,6 +171,7 @@ public final class Supervisor {
   }
 
   private void run(Instance instance) {
+    instance.spawningNanos = System.nanoTime();
     App app = instance.launched();
     if (instance.stopping()) { // stopped before it began
       finish(instance, new Exit(-1, 0));
@@ -208,6 +209,7 @@ public final class Supervisor {
       return;
     }
     int pid = spawned.pid();
+    instance.spawnedNanos = System.nanoTime();
     // written after the spawn, which is on every cold start's critical path
     instance.note("starting on port " + instance.port() + (as == null ? "" : " as " + as.name()) + " (pid " + pid + "): /bin/sh -c "
         + command + (app.launch().command() == null ? " (the web: line of " + Procfile.NAME + ")" : ""));
@@ -375,6 +377,7 @@ public final class Supervisor {
         }
         if (app.readyPath() == null || Probe.answers(address, app.readyPath(), Duration.between(Instant.now(), deadline))) {
           if (instance.moveTo(new Instance.Ready(Instant.now()))) {
+            instance.readyNanos = System.nanoTime(); // before ready completes: whoever it wakes sees the mark
             Duration took = Duration.between(t0, Instant.now());
             instance.ready.complete(instance); // first: held requests go on while we write the log lines
             instance.note("ready: answered on port " + instance.port() + " after " + Instance.ms(took) + " (pid " + instance.pid() + ")");
@@ -475,6 +478,7 @@ public final class Supervisor {
   private static String reason(Instance instance, Exit exit) {
     Tree tree = instance.tree;
     if (tree != null && tree.oomKills() > 0) {
+      instance.oomKilled(true);
       return "killed: out of memory (memory_limit " + Sizes.format(instance.app().memoryLimit()) + ")";
     }
     String launch = Launcher.meaning(exit.code(), instance.launched().launch().directory(), instance.account);
@@ -538,7 +542,10 @@ public final class Supervisor {
 
   private static void finish(Instance instance, Exit exit) {
     Tree tree = instance.tree;
-    if (tree != null) tree.release();
+    if (tree != null) {
+      instance.finalCpuNanos = tree.cpuNanos(); // the cgroup's account goes with it: read it last, for metering
+      tree.release();
+    }
     instance.moveTo(new Instance.Gone(Instant.now(), exit));
     fail(instance, instance.failure(StartFailure.Step.WAIT_READY, "was stopped before it answered"));
     instance.gone.complete(exit);

@@ -34,8 +34,15 @@ sealed interface Tree permits Tree.OfCgroup, Tree.OfSession {
   /** Processes the kernel killed for want of memory. */
   long oomKills();
 
-  /** Memory charged to the whole tree in bytes, -1 if unknown. */
+  /**
+   * Memory used by the whole tree in bytes, -1 if unknown: what the kernel charges its cgroup when it has a memory
+   * controller (v2, or a v1 memory cgroup, which an instance joins when it has a memory limit); else the sum of its
+   * processes' resident memory (RSS; shared pages counted once per process).
+   */
   long memoryBytes();
+
+  /** CPU time used by the tree since it began (exited processes included), in nanoseconds; -1 if unknown. */
+  long cpuNanos();
 
   /** Forget the tree (remove the cgroup); it must be empty. */
   void release();
@@ -91,7 +98,18 @@ sealed interface Tree permits Tree.OfCgroup, Tree.OfSession {
 
     @Override
     public long memoryBytes() {
-      return cgroup.memoryBytes();
+      long charged = cgroup.memoryBytes();
+      if (charged >= 0) return charged;
+      try {
+        return Session.residentBytes(cgroup.pids());
+      } catch (IllegalStateException e) {
+        return -1; // the cgroup is being removed (ENODEV): the instance is gone
+      }
+    }
+
+    @Override
+    public long cpuNanos() {
+      return cgroup.cpuNanos();
     }
 
     @Override
@@ -156,7 +174,12 @@ sealed interface Tree permits Tree.OfCgroup, Tree.OfSession {
 
     @Override
     public long memoryBytes() {
-      return -1;
+      return sid > 0 ? Session.residentBytes(members()) : -1;
+    }
+
+    @Override
+    public long cpuNanos() {
+      return -1; // a session's processes that exited take their CPU time with them: only a cgroup keeps it
     }
 
     @Override

@@ -279,6 +279,45 @@ class AppCliTest {
   }
 
   @Test
+  void statusForPeopleShowsInstancesFailuresColdStartsAndUseAndUsageAddsUp() throws Exception {
+    assertThat(berth("app", "create", "seen", "--domain", "seen.test", "--command", command, "--directory", appDir.toString()).code()).isZero();
+    assertThat(Http.get(berth.port, "seen.test", "/echo").statusCode()).isEqualTo(200); // a cold start
+    assertThat(Http.get(berth.port, "seen.test", "/status?code=404").statusCode()).isEqualTo(404);
+    assertThat(Http.get(berth.port, "seen.test", "/die").statusCode()).isIn(502, 503); // a crash
+
+    Result one = berth("status", "seen");
+    assertThat(one.code()).as(one.err()).isZero();
+    assertThat(one.out())
+        .contains("seen: ")
+        .contains("last failure: exited with status 7")
+        .containsPattern("requests: 3 since Berth started \\(2xx 1, 4xx 1, 5xx 1\\)")
+        .containsPattern("instances' lives: 1 start, 0 start failures, 1 crash \\(0 OOM kills\\), 0 recycles")
+        .containsPattern("cold starts: 1; last [0-9.]+ ms \\(queued [0-9.]+ ms, spawning [0-9.]+ ms, booting [0-9.]+ ms, first answer [0-9.]+ ms\\)")
+        .contains("use since Berth started: CPU ")
+        .contains("recent failures:").containsPattern("i1 +crashed +exited with status 7");
+    JsonNode json = berth("status", "seen", "--json").json();
+    assertThat(json.path("cold_starts").path("count").asInt()).isEqualTo(1);
+    assertThat(json.path("failures").get(0).path("kind").asText()).isEqualTo("crashed");
+
+    // running again once the back-off after the crash is over
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+        .until(() -> Http.get(berth.port, "seen.test", "/echo").statusCode() == 200);
+    Result running = berth("status", "seen");
+    System.out.println(running.out());
+    assertThat(running.out()).containsPattern("INSTANCE +STATE +ROLE +PID +PORT +UPTIME +MEMORY +CPU +REQUESTS +IN FLIGHT")
+        .containsPattern("seen/i2 +ready +serving +\\d+ +\\d+ +\\d+s +[0-9.]+ MiB +[0-9.]+ s +1 +0");
+    Result all = berth("status");
+    assertThat(all.out()).containsPattern("APP +STATE +PID +PORT +IN FLIGHT +REQUESTS \\(10m0s\\) +DOMAINS")
+        .containsPattern("seen +running +\\d+ +\\d+ +0 +[▁▂▃▄▅▆▇█]* *\\d+ +seen.test");
+
+    Result usage = berth("usage", "seen", "--step", "total");
+    assertThat(usage.code()).as(usage.err()).isZero();
+    assertThat(usage.out()).containsPattern("APP +CPU SECONDS +MEMORY GIB-HOURS").containsPattern("seen +[0-9.]+ +[0-9.]+").contains("all apps: CPU ");
+    assertThat(berth("usage", "--from", "next tuesday").code()).isEqualTo(2);
+    assertThat(berth("app", "delete", "seen").code()).isZero();
+  }
+
+  @Test
   void helpHasExamplesAndExitCodesAndCompletionCoversTheCommands() throws Exception {
     Result help = cli(Map.of(), "--help");
     assertThat(help.code()).isZero();

@@ -68,6 +68,7 @@ class BudgetTest {
     assertThat(instances("b")).hasSize(1);
     assertThat(instances("c")).hasSize(1);
     assertThat(berth.berth.pool().budget().instances()).isEqualTo(3);
+    assertThat(berth.berth.metrics().scrape(null).body()).contains("berth_budget_instances 3.0").contains("berth_budget_instances_limit 3.0");
     assertThat(berth.log("a")).contains("stopping to make room");
   }
 

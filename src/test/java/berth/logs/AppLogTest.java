@@ -48,8 +48,8 @@ class AppLogTest {
       log.berth(1, "before 1");
       log.berth(1, "before 2");
       java.util.List<String> seen = new java.util.ArrayList<>();
-      java.util.function.Consumer<String> follower = seen::add;
-      assertThat(log.follow(1, follower)).singleElement().asString().endsWith("before 2");
+      java.util.function.Consumer<AppLog.Line> follower = l -> seen.add(l.text());
+      assertThat(log.follow(1, -1, follower)).singleElement().extracting(AppLog.Line::text).asString().endsWith("before 2");
       byte[] many = "a\nb\nc\n".getBytes();
       log.outputLines(2, many, 0, many.length);
       log.berth(2, "after");
@@ -61,6 +61,22 @@ class AppLogTest {
       log.berth(2, "unseen");
       assertThat(seen).hasSize(4);
       assertThat(log.followers()).isZero();
+    }
+  }
+
+  @Test
+  void aFollowerThatComesBackGetsTheLinesAfterTheLastItSaw() {
+    try (AppLog log = new AppLog(dir.resolve("g.log"))) {
+      for (int i = 1; i <= 5; i++) log.berth(1, "line " + i);
+      java.util.function.Consumer<AppLog.Line> ignore = l -> {};
+      java.util.List<AppLog.Line> first = log.follow(2, -1, ignore);
+      assertThat(first).extracting(AppLog.Line::seq).containsExactly(4L, 5L);
+      log.unfollow(ignore);
+      log.berth(1, "line 6");
+      log.berth(1, "line 7");
+      // reconnecting after line 5: exactly the two it missed, whatever n says
+      assertThat(log.follow(1, 5, ignore)).extracting(AppLog.Line::text).allMatch(t -> t.contains("line 6") || t.contains("line 7")).hasSize(2);
+      assertThat(log.run()).isNotEqualTo(new AppLog(dir.resolve("h.log")).run());
     }
   }
 }

@@ -401,4 +401,28 @@ abstract class StoreContract {
             + "upsertAll of all %d ms; open + catalog() %d ms%n",
         backend(), n, created / 1_000_000, created / 1e6 / n, catalogs / 1e6, writeAndCatalog / 1e6, upserted / 1_000_000, reopen / 1_000_000);
   }
+
+  @Test
+  void usageIsAddedPerAppAndHourAndKeptWithoutTouchingAppsOrTheRevision() {
+    Store store = open();
+    store.create(app("blog", "blog.example.com"));
+    long revision = store.catalog().version();
+    java.util.concurrent.atomic.AtomicInteger changes = new java.util.concurrent.atomic.AtomicInteger();
+    store.onChange(c -> changes.incrementAndGet());
+    java.time.Instant h0 = java.time.Instant.parse("2026-05-01T10:00:00Z");
+    java.time.Instant h1 = h0.plusSeconds(3600);
+    store.addUsage(List.of(new Store.Usage("blog", h0, 1.5, 1e9), new Store.Usage("api", h0, 0.25, 2e9)));
+    store.addUsage(List.of(new Store.Usage("blog", h0, 0.5, 3e9), new Store.Usage("blog", h1, 2.0, 4e12)));
+    store.addUsage(List.of());
+    assertThat(store.usage(h0, h1.plusSeconds(3600), null)).containsExactly(
+        new Store.Usage("api", h0, 0.25, 2e9), new Store.Usage("blog", h0, 2.0, 4e9), new Store.Usage("blog", h1, 2.0, 4e12));
+    assertThat(store.usage(h1, h1.plusSeconds(3600), "blog")).containsExactly(new Store.Usage("blog", h1, 2.0, 4e12));
+    assertThat(store.usage(h0, h1, "nobody")).isEmpty();
+    assertThat(store.catalog().version()).as("metering is not an app write").isEqualTo(revision);
+    assertThat(changes).hasValue(0);
+    // kept after the app is deleted (its use is still billed) and across reopening
+    store.delete("blog", -1);
+    store.close();
+    assertThat(open().usage(h0, h1.plusSeconds(3600), "blog")).hasSize(2);
+  }
 }

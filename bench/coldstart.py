@@ -251,7 +251,7 @@ def run_berth(app, prev_pid):
     warm = (time.perf_counter() - t1) * 1e3
     st = app_state(health(), app["name"]) or {}
     pid = st.get("pid")
-    info = {"pid": pid, "warm_ms": warm if code(line2) == "200" else None}
+    info = {"pid": pid, "warm_ms": warm if code(line2) == "200" else None, "t_request": w0}
     lt = berth_log_times(app, pid) if pid else {}
     info["berth_ready_ms"] = lt.get("berth_ready_ms")
     if lt.get("t_starting") and lt.get("t_ready"):

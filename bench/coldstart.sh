@@ -84,7 +84,31 @@ for a in $APPS; do
         cmd="exec /usr/bin/gunicorn --bind \$HOST:\$PORT --workers 1 --worker-class sync --graceful-timeout 2 --log-level warning app:app"
         desc="gunicorn $(/usr/bin/gunicorn --version 2>&1 | grep -o '[0-9][0-9.]*' | head -1) + Flask $("$SYSPY" -c 'import flask; print(flask.__version__)' 2>/dev/null), 1 sync worker, $("$SYSPY" -V 2>&1)"
         ;;
-    *) die "unknown app '$a' (known: httpserver gunicorn)" ;;
+    pysocket)
+        # the lowest-variance app we could make in Python: no site, no imports beyond _socket and os, one
+        # accept loop; it boots in ~10-20 ms, so more of what is left of b - a is Berth's own
+        cat >"$d/server.py" <<'PY'
+import _socket, os
+s = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+s.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+s.bind((os.environ["HOST"], int(os.environ["PORT"])))
+s.listen(128)
+R = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nhello world\n"
+while True:
+    c = _socket.socket(fileno=s._accept()[0])
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = c.recv(65536)
+        if not d:
+            break
+        buf += d
+    c.sendall(R)
+    c.close()
+PY
+        cmd="exec $SYSPY -I -S server.py"
+        desc="a 17-line Python socket server (python3 -I -S: no site, only _socket and os), $("$SYSPY" -V 2>&1)"
+        ;;
+    *) die "unknown app '$a' (known: httpserver gunicorn pysocket)" ;;
     esac
     cat >>"$RUN/apps.toml" <<EOT
 [apps.$a]

@@ -3,20 +3,23 @@
 # against (b) the first response through Berth to a request that arrives while the app is stopped.
 # overhead = median(b) - median(a); target < 5 ms.
 #
-#   bench/coldstart.sh              # python3 -m http.server, and gunicorn + Flask (Debian packages)
+#   bench/coldstart.sh              # python3 -m http.server, gunicorn + Flask (Debian packages), pysocket
 #   APPS=httpserver RUNS=11 bench/coldstart.sh
 #
-# Berth (bin/berth serve from this checkout) is started once with both apps (idle_timeout = "1s"), warmed
+# pysocket is a 17-line Python socket server run with python3 -I -S: it boots in 10-20 ms with little
+# variance, so its b - a shows Berth's own share most precisely.
+#
+# Berth (bin/berth serve from this checkout) is started once with all the apps (idle_timeout = "1s"), warmed
 # up (one discarded cold start per app, then WARM_REQS requests), and between runs every app is left to
 # stop: the script polls the admin /health until each app's state is "stopped". (a) runs the same
 # command string as the apps file, with /bin/sh -c, the same clean environment (PORT, HOST=127.0.0.1,
 # PATH, HOME...) and working directory. Runs of (a) and (b) are interleaved. See coldstart.py.
 #
-# Knobs (env): RUNS=7 APPS="httpserver gunicorn" (gunicorn is skipped if it cannot be installed)
+# Knobs (env): RUNS=21 APPS="httpserver gunicorn pysocket" (gunicorn is skipped if it cannot be installed)
 #   WARM_REQS=1000 TIMEOUT=60 (s per run) QUIET_PCT=10 QUIET_MAX=5 (s, bounded wait for a quiet box per run)
 #   BERTH_PORT=19190 BERTH_ADMIN_PORT=19191 BERTH_APP_PORTS=19200-19299 PROBE_PORT=19500
 #   BERTH=<repo>/bin/berth BERTH_JAVA_OPTS BERTH_ARGS (extra serve flags)  OUT_DIR (default bench/results/coldstart-<time>)
-# Output: tables + medians; the last line is "coldstart overhead, median(b) - median(a): ...".
+# Output: tables, medians and p90s; the last line is "coldstart overhead, median(b) - median(a): ...".
 # The printed output is also in $OUT_DIR/summary.txt. Exit 0 ok, 1 failure.
 set -u -o pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,12 +27,12 @@ ROOT=$(cd "$HERE/.." && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 
-export RUNS=${RUNS:-7}
+export RUNS=${RUNS:-21}
 export WARM_REQS=${WARM_REQS:-1000}
 export TIMEOUT=${TIMEOUT:-60}
 export QUIET_PCT=${QUIET_PCT:-10}
 export QUIET_MAX=${QUIET_MAX:-5}
-APPS=${APPS:-"httpserver gunicorn"}
+APPS=${APPS:-"httpserver gunicorn pysocket"}
 BERTH_PORT=${BERTH_PORT:-19190}
 BERTH_ADMIN_PORT=${BERTH_ADMIN_PORT:-19191}
 BERTH_APP_PORTS=${BERTH_APP_PORTS:-19200-19299}

@@ -34,7 +34,7 @@ def env_int(k, d):
     return int(os.environ.get(k, d))
 
 
-RUNS = env_int("RUNS", 7)
+RUNS = env_int("RUNS", 21)
 TIMEOUT = float(os.environ.get("TIMEOUT", 60))
 QUIET_PCT = env_int("QUIET_PCT", 10)
 QUIET_MAX = float(os.environ.get("QUIET_MAX", 5))
@@ -129,6 +129,19 @@ def wait_quiet():
             return busy
 
 
+def loadavg():
+    """The 1-minute load average now: how busy the box was around a run (2 CPUs here; other tenants' builds)."""
+    try:
+        with open("/proc/loadavg") as fh:
+            return float(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def p90(v):
+    return statistics.quantiles(v, n=10, method="inclusive")[-1] if len(v) > 1 else v[0]
+
+
 # ------------------------------------------------------------------ (a) the app alone
 def clean_env(port):
     """The environment Berth gives an app: PATH HOME USER LOGNAME LANG TZ from here, then PORT and HOST."""
@@ -204,7 +217,7 @@ def run_alone(app):
 
 # ------------------------------------------------------------------ (b) through Berth
 READY_RE = re.compile(r"^(\S+) (i\d+) berth\| ready: answered on port (\d+) after (\d+)ms \(pid (\d+)\)")
-START_RE = re.compile(r"^(\S+) (i\d+) berth\| starting on port")
+START_RE = re.compile(r"^(\S+) (i\d+) berth\| starting on port \d+.*?\(pid \d+(?:, spawned ([\d.]+) ms after)?")
 
 
 def ts(s):
@@ -214,7 +227,7 @@ def ts(s):
 def berth_log_times(app, pid):
     """From Berth's app log: the 'ready ... after Xms (pid P)' figure and the wall-clock times of the
     'starting' and 'ready' lines of that instance (None where missing)."""
-    out = {"berth_ready_ms": None, "t_starting": None, "t_ready": None}
+    out = {"berth_ready_ms": None, "t_starting": None, "t_ready": None, "berth_spawn_ms": None}
     try:
         with open(os.path.join(BERTH_DATA, "logs", f"{app['name']}.log"), errors="replace") as fh:
             lines = fh.read().splitlines()[-300:]
@@ -230,6 +243,8 @@ def berth_log_times(app, pid):
         m = START_RE.search(line)
         if tag and m and m.group(2) == tag:
             out["t_starting"] = ts(m.group(1))
+            if m.group(3):
+                out["berth_spawn_ms"] = float(m.group(3))
             break
     return out
 
@@ -251,9 +266,10 @@ def run_berth(app, prev_pid):
     warm = (time.perf_counter() - t1) * 1e3
     st = app_state(health(), app["name"]) or {}
     pid = st.get("pid")
-    info = {"pid": pid, "warm_ms": warm if code(line2) == "200" else None}
+    info = {"pid": pid, "warm_ms": warm if code(line2) == "200" else None, "t_request": w0}
     lt = berth_log_times(app, pid) if pid else {}
     info["berth_ready_ms"] = lt.get("berth_ready_ms")
+    info["berth_spawn_ms"] = lt.get("berth_spawn_ms")
     if lt.get("t_starting") and lt.get("t_ready"):
         # timeline from Berth's log timestamps (1 ms resolution, written when Berth logs the event)
         info["req_to_starting_ms"] = (lt["t_starting"] - w0) * 1e3
@@ -302,7 +318,7 @@ def main():
         for j, app in enumerate(apps):
             r = res[app["name"]]
             order = "ab" if (i + j) % 2 == 0 else "ba"
-            row = {"run": i + 1, "order": order}
+            row = {"run": i + 1, "order": order, "load1": loadavg()}
             for m in order:
                 wait_all_stopped(names)
                 row[f"busy_{m}"] = wait_quiet()
@@ -332,18 +348,23 @@ def main():
         r = res[app["name"]]
         print(f"## {app['name']}: {app['desc']}")
         print(f"   command: {app['command']}")
-        print("| run | order | (a) alone ms | (b) via Berth ms | b - a ms | Berth log 'ready after' ms "
+        print("| run | order | load | (a) alone ms | (b) via Berth ms | b - a ms | Berth log: asked -> spawned ms "
+              "| Berth log 'ready after' ms "
               "| (b) request -> 'starting' logged | 'starting' -> 'ready' logged | 'ready' logged -> response "
               "| warm req direct ms | warm req via Berth ms |")
-        print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for row in r["rows"]:
-            print(f"| {row['run']} | {row['order']} | {row['a']:.1f} | {row['b']:.1f} | {row['b'] - row['a']:+.1f} "
-                  f"| {fmt(row.get('berth_ready_ms'), 'd')} | {fmt(row.get('req_to_starting_ms'))} "
+            print(f"| {row['run']} | {row['order']} | {fmt(row.get('load1'))} | {row['a']:.1f} | {row['b']:.1f} "
+                  f"| {row['b'] - row['a']:+.1f} | {fmt(row.get('berth_spawn_ms'))} | {fmt(row.get('berth_ready_ms'), 'd')} | {fmt(row.get('req_to_starting_ms'))} "
                   f"| {fmt(row.get('starting_to_ready_ms'))} | {fmt(row.get('ready_to_resp_ms'))} "
                   f"| {fmt(row.get('warm_direct_ms'), '.2f')} | {fmt(row.get('warm_ms'), '.2f')} |")
         ma, mb = statistics.median(r["a"]), statistics.median(r["b"])
         over = mb - ma
         paired = statistics.median(r["pairs"])
+        paired90 = p90(r["pairs"])
+        over90 = p90(r["b"]) - p90(r["a"])
+        loads = [x["load1"] for x in r["rows"] if x.get("load1") is not None]
+        spawns = [x["berth_spawn_ms"] for x in r["rows"] if x.get("berth_spawn_ms") is not None]
         warm = [x["warm_ms"] for x in r["rows"] if x.get("warm_ms") is not None]
         warmd = [x["warm_direct_ms"] for x in r["rows"] if x.get("warm_direct_ms") is not None]
 
@@ -353,13 +374,17 @@ def main():
         print(f"\n   median (a) alone:      {ma:7.1f} ms   (min {min(r['a']):.1f}, max {max(r['a']):.1f})")
         print(f"   median (b) via Berth:  {mb:7.1f} ms   (min {min(r['b']):.1f}, max {max(r['b']):.1f})")
         print(f"   overhead = median(b) - median(a) = {over:+.1f} ms   target < 5 ms: {'MET' if over < 5 else 'NOT MET'}")
-        print(f"   (median of the paired differences b - a: {paired:+.1f} ms; "
-              f"min b - min a: {min(r['b']) - min(r['a']):+.1f} ms; "
-              f"warm request (new connection) direct {fmt(statistics.median(warmd) if warmd else None, '.2f')} ms, "
+        print(f"   paired differences b - a: median {paired:+.1f} ms, p90 {paired90:+.1f} ms; p90(b) - p90(a) {over90:+.1f} ms; "
+              f"min b - min a {min(r['b']) - min(r['a']):+.1f} ms")
+        print(f"   Berth's own start, asked -> spawned (its log): median "
+              f"{fmt(statistics.median(spawns) if spawns else None)} ms, p90 {fmt(p90(spawns) if spawns else None)} ms; "
+              f"load average (1 min) at the runs: median {fmt(statistics.median(loads) if loads else None)}, "
+              f"max {fmt(max(loads) if loads else None)} ({os.cpu_count()} CPUs)")
+        print(f"   (warm request (new connection) direct {fmt(statistics.median(warmd) if warmd else None, '.2f')} ms, "
               f"through Berth {fmt(statistics.median(warm) if warm else None, '.2f')} ms, medians)")
         print(f"   (b) timeline from Berth's log, medians: request -> 'starting' {mcol('req_to_starting_ms')} ms, "
               f"'starting' -> 'ready' {mcol('starting_to_ready_ms')} ms, 'ready' -> response {mcol('ready_to_resp_ms')} ms\n")
-        final.append(f"{app['name']}={over:+.1f} ms (a {ma:.1f}, b {mb:.1f})")
+        final.append(f"{app['name']}={over:+.1f} ms (a {ma:.1f}, b {mb:.1f}; paired median {paired:+.1f}, p90 {paired90:+.1f})")
     bpid = os.environ.get("BERTH_PID")
     if bpid:
         up = os.path.exists(f"/proc/{bpid}")

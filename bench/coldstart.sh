@@ -3,20 +3,23 @@
 # against (b) the first response through Berth to a request that arrives while the app is stopped.
 # overhead = median(b) - median(a); target < 5 ms.
 #
-#   bench/coldstart.sh              # python3 -m http.server, and gunicorn + Flask (Debian packages)
+#   bench/coldstart.sh              # python3 -m http.server, gunicorn + Flask (Debian packages), pysocket
 #   APPS=httpserver RUNS=11 bench/coldstart.sh
 #
-# Berth (bin/berth serve from this checkout) is started once with both apps (idle_timeout = "1s"), warmed
+# pysocket is a 17-line Python socket server run with python3 -I -S: it boots in 10-20 ms with little
+# variance, so its b - a shows Berth's own share most precisely.
+#
+# Berth (bin/berth serve from this checkout) is started once with all the apps (idle_timeout = "1s"), warmed
 # up (one discarded cold start per app, then WARM_REQS requests), and between runs every app is left to
 # stop: the script polls the admin /health until each app's state is "stopped". (a) runs the same
 # command string as the apps file, with /bin/sh -c, the same clean environment (PORT, HOST=127.0.0.1,
 # PATH, HOME...) and working directory. Runs of (a) and (b) are interleaved. See coldstart.py.
 #
-# Knobs (env): RUNS=7 APPS="httpserver gunicorn" (gunicorn is skipped if it cannot be installed)
+# Knobs (env): RUNS=21 APPS="httpserver gunicorn pysocket" (gunicorn is skipped if it cannot be installed)
 #   WARM_REQS=1000 TIMEOUT=60 (s per run) QUIET_PCT=10 QUIET_MAX=5 (s, bounded wait for a quiet box per run)
 #   BERTH_PORT=19190 BERTH_ADMIN_PORT=19191 BERTH_APP_PORTS=19200-19299 PROBE_PORT=19500
 #   BERTH=<repo>/bin/berth BERTH_JAVA_OPTS BERTH_ARGS (extra serve flags)  OUT_DIR (default bench/results/coldstart-<time>)
-# Output: tables + medians; the last line is "coldstart overhead, median(b) - median(a): ...".
+# Output: tables, medians and p90s; the last line is "coldstart overhead, median(b) - median(a): ...".
 # The printed output is also in $OUT_DIR/summary.txt. Exit 0 ok, 1 failure.
 set -u -o pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,12 +27,12 @@ ROOT=$(cd "$HERE/.." && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 
-export RUNS=${RUNS:-7}
+export RUNS=${RUNS:-21}
 export WARM_REQS=${WARM_REQS:-1000}
 export TIMEOUT=${TIMEOUT:-60}
 export QUIET_PCT=${QUIET_PCT:-10}
 export QUIET_MAX=${QUIET_MAX:-5}
-APPS=${APPS:-"httpserver gunicorn"}
+APPS=${APPS:-"httpserver gunicorn pysocket"}
 BERTH_PORT=${BERTH_PORT:-19190}
 BERTH_ADMIN_PORT=${BERTH_ADMIN_PORT:-19191}
 BERTH_APP_PORTS=${BERTH_APP_PORTS:-19200-19299}
@@ -84,7 +87,31 @@ for a in $APPS; do
         cmd="exec /usr/bin/gunicorn --bind \$HOST:\$PORT --workers 1 --worker-class sync --graceful-timeout 2 --log-level warning app:app"
         desc="gunicorn $(/usr/bin/gunicorn --version 2>&1 | grep -o '[0-9][0-9.]*' | head -1) + Flask $("$SYSPY" -c 'import flask; print(flask.__version__)' 2>/dev/null), 1 sync worker, $("$SYSPY" -V 2>&1)"
         ;;
-    *) die "unknown app '$a' (known: httpserver gunicorn)" ;;
+    pysocket)
+        # the lowest-variance app we could make in Python: no site, no imports beyond _socket and os, one
+        # accept loop; it boots in ~10-20 ms, so more of what is left of b - a is Berth's own
+        cat >"$d/server.py" <<'PY'
+import _socket, os
+s = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+s.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+s.bind((os.environ["HOST"], int(os.environ["PORT"])))
+s.listen(128)
+R = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nhello world\n"
+while True:
+    c = _socket.socket(fileno=s._accept()[0])
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = c.recv(65536)
+        if not d:
+            break
+        buf += d
+    c.sendall(R)
+    c.close()
+PY
+        cmd="exec $SYSPY -I -S server.py"
+        desc="a 17-line Python socket server (python3 -I -S: no site, only _socket and os), $("$SYSPY" -V 2>&1)"
+        ;;
+    *) die "unknown app '$a' (known: httpserver gunicorn pysocket)" ;;
     esac
     cat >>"$RUN/apps.toml" <<EOT
 [apps.$a]

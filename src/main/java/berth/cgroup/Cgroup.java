@@ -21,6 +21,8 @@ public final class Cgroup {
   private final Path tracking;
   private final List<Path> limitDirs;
   private final CompletableFuture<Void> empty = new CompletableFuture<>();
+  /** See {@link #id()}; -1 until first asked. */
+  private volatile long id = -1;
 
   Cgroup(CgroupSystem system, String name, Path tracking, List<Path> limitDirs) {
     this.system = system;
@@ -35,6 +37,27 @@ public final class Cgroup {
 
   public Path path() {
     return tracking;
+  }
+
+  /**
+   * The id the kernel gives this cgroup in the v2 hierarchy, which is the inode number of its directory there and
+   * what {@code sock_diag} reports as the cgroup of a socket created by one of its processes; 0 where instances
+   * are tracked with cgroup v1 (ids of another hierarchy would not compare) or the directory cannot be read.
+   */
+  public long id() {
+    long v = id;
+    if (v < 0) {
+      v = 0;
+      if (system.v2Tracking()) {
+        try {
+          v = (Long) Files.getAttribute(tracking, "unix:ino");
+        } catch (IOException | UnsupportedOperationException e) {
+          v = 0;
+        }
+      }
+      id = v;
+    }
+    return v;
   }
 
   /** The files a process writes its pid into to join this cgroup in every hierarchy Berth uses. */

@@ -44,9 +44,10 @@ public final class Instance implements berth.logs.Tagged {
   /** The app's settings now, for what applies to a running instance: stop_signal, stop_timeout, limits. */
   private volatile App app;
   private final int id;
-  private final int port;
+  /** Final once it is spawned; see {@link #port()}. */
+  private volatile int port;
   private final AppLog log;
-  private final java.net.InetSocketAddress address;
+  private volatile java.net.InetSocketAddress address;
   private final Instant created = Instant.now();
   final CompletableFuture<Instance> ready = new CompletableFuture<>();
   final CompletableFuture<Instance> answering = new CompletableFuture<>();
@@ -79,7 +80,11 @@ public final class Instance implements berth.logs.Tagged {
     this.port = port;
     this.log = log;
     this.state = new Starting(created);
-    this.address = new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), Math.max(port, 0));
+    this.address = address(port);
+  }
+
+  private static java.net.InetSocketAddress address(int port) {
+    return new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), Math.max(port, 0));
   }
 
   /**
@@ -121,13 +126,25 @@ public final class Instance implements berth.logs.Tagged {
     return id;
   }
 
+  /**
+   * Its port, chosen when it is created. Just before the spawn the start thread checks that no other process on
+   * the machine holds it, and in the rare case that one does, the instance takes another port then (-1 if none
+   * is free). It never changes after that: whenever {@link #answering()} or {@link #ready()} has completed, it
+   * is the port the instance listens on.
+   */
   public int port() {
     return port;
   }
 
-  /** 127.0.0.1:port, resolved once. */
+  /** 127.0.0.1:{@link #port()}, resolved once. */
   public java.net.InetSocketAddress address() {
     return address;
+  }
+
+  /** The start thread found {@link #port()} held by another process and took this one instead; before the spawn. */
+  void movePort(int port) {
+    this.address = address(port);
+    this.port = port;
   }
 
   /** The leader's pid (its session id too), 0 before it is spawned. */
@@ -282,6 +299,12 @@ public final class Instance implements berth.logs.Tagged {
 
   StartFailure failure(StartFailure.Step step, String reason) {
     return new StartFailure(launched.name(), step, reason, Duration.between(created, Instant.now()), recentOutput());
+  }
+
+  /** "0.8 ms": for the short steps of a start. */
+  static String tenths(Duration d) {
+    long tenths = (d.toNanos() + 50_000) / 100_000;
+    return tenths / 10 + "." + tenths % 10 + " ms";
   }
 
   static String ms(Duration d) {

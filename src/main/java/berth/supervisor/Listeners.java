@@ -4,16 +4,16 @@ import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashSet;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 
 /**
- * Who listens on a TCP port: the inodes of the listening sockets on it, asked of the kernel through netlink
- * {@code sock_diag} (a dump of listening sockets only; {@code /proc/net/tcp} lists every TIME_WAIT socket too and
- * took 10 to 14 ms to read here after a benchmark), matched against the {@code socket:[inode]} links of a
- * process's descriptors. Used so that Berth routes to an instance only when the socket on its port is the
- * instance's own, never a squatter's.
+ * Who listens on a TCP port: the socket a connection to 127.0.0.1:port would reach, asked of the kernel through
+ * netlink {@code sock_diag} (one exact lookup, see {@link SockDiag}; {@code /proc/net/tcp} lists every TIME_WAIT
+ * socket too and took 10 to 14 ms to read here after a benchmark), matched against the {@code socket:[inode]}
+ * links of a process's descriptors. Used so that Berth routes to an instance only when the socket on its port is
+ * the instance's own, never a squatter's.
  */
 final class Listeners {
   private static final String LISTEN = "0A";
@@ -22,10 +22,11 @@ final class Listeners {
 
   private Listeners() {}
 
-  /** Inodes of the sockets listening on {@code port} (any local address). */
-  static Set<Long> socketsOn(int port) {
+  /** The socket a connection to 127.0.0.1:{@code port} would reach: none or one (more from /proc, any address). */
+  static List<SockDiag.Listening> socketsOn(int port) {
     try {
-      return SockDiag.listening(port);
+      SockDiag.Listening l = SockDiag.listener(port);
+      return l == null ? List.of() : List.of(l);
     } catch (IllegalStateException e) {
       return fromProc(port);
     }
@@ -33,16 +34,16 @@ final class Listeners {
 
   private static boolean netlinkWorks() {
     try {
-      SockDiag.listening(1);
+      SockDiag.listener(1);
       return true;
     } catch (IllegalStateException e) {
       return false;
     }
   }
 
-  /** The same from {@code /proc/net/tcp{,6}}, where netlink is not available. */
-  static Set<Long> fromProc(int port) {
-    Set<Long> inodes = new HashSet<>();
+  /** The same from {@code /proc/net/tcp{,6}}, where netlink is not available (with no cgroup ids). */
+  static List<SockDiag.Listening> fromProc(int port) {
+    List<SockDiag.Listening> inodes = new ArrayList<>();
     String hexPort = String.format(":%04X", port);
     for (String table : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
       List<String> lines;
@@ -53,7 +54,7 @@ final class Listeners {
       }
       for (String line : lines.subList(Math.min(1, lines.size()), lines.size())) {
         String[] f = line.strip().split("\\s+");
-        if (f.length > 9 && f[1].endsWith(hexPort) && f[3].equals(LISTEN)) inodes.add(Long.parseLong(f[9]));
+        if (f.length > 9 && f[1].endsWith(hexPort) && f[3].equals(LISTEN)) inodes.add(new SockDiag.Listening(Long.parseLong(f[9]), 0));
       }
     }
     return inodes;

@@ -112,6 +112,19 @@ final class Posix {
    * pipe, and no other descriptor of Berth's.
    */
   static Spawned spawn(List<String> argv, List<String> env, String directory, int outputUid, int outputGid) throws PosixException {
+    return spawn(argv, env, directory, outputUid, outputGid, true);
+  }
+
+  /**
+   * Runs every step of {@link #spawn} but the {@code posix_spawn} call itself, and closes what it opened: a
+   * rehearsal, so that the JIT compiles this path before the first cold start needs it.
+   */
+  static void rehearse(List<String> argv, List<String> env, String directory) throws PosixException {
+    close(spawn(argv, env, directory, -1, -1, false).outputFd());
+  }
+
+  private static Spawned spawn(List<String> argv, List<String> env, String directory, int outputUid, int outputGid, boolean forReal)
+      throws PosixException {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment fds = arena.allocate(JAVA_INT, 2);
       MemorySegment state = arena.allocate(CAPTURED);
@@ -135,8 +148,10 @@ final class Posix {
         check("addclosefrom", (int) ACTIONS_ADDCLOSEFROM.invokeExact(actions, 3));
         check("addchdir", (int) ACTIONS_ADDCHDIR.invokeExact(actions, arena.allocateFrom(directory)));
         MemorySegment pid = arena.allocate(JAVA_INT);
-        int rc = (int) POSIX_SPAWN.invokeExact(pid, arena.allocateFrom(argv.getFirst()), actions, ATTR,
-            strings(arena, argv), strings(arena, env));
+        MemorySegment path = arena.allocateFrom(argv.getFirst());
+        MemorySegment argvArray = strings(arena, argv);
+        MemorySegment envArray = strings(arena, env);
+        int rc = forReal ? (int) POSIX_SPAWN.invokeExact(pid, path, actions, ATTR, argvArray, envArray) : 0;
         if (rc != 0) {
           close(readFd);
           throw new PosixException("posix_spawn " + argv.getFirst(), rc);

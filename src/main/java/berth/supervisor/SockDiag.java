@@ -4,6 +4,7 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import java.lang.foreign.Arena;
@@ -13,27 +14,33 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.nio.ByteOrder;
-import java.util.HashSet;
-import java.util.Set;
 
 /**
- * The kernel's list of listening TCP sockets through netlink {@code NETLINK_SOCK_DIAG} (see sock_diag(7)): one
- * dump request per address family, answered with one {@code inet_diag_msg} per listening socket.
+ * Which socket would accept a TCP connection to 127.0.0.1:port, asked of the kernel through netlink {@code
+ * NETLINK_SOCK_DIAG} (see sock_diag(7)) as one exact lookup, not a dump: the request names a connection from
+ * 127.0.0.1:port to 127.0.0.1:0, which no established socket has, so the kernel answers with the listener a
+ * connect to that port would reach (bound to 127.0.0.1, to the IPv4 wildcard, or a dual-stack IPv6 wildcard;
+ * never one on 127.0.0.2 or an IPv6-only one), or with ENOENT. That is the kernel's own hash lookup, a few
+ * microseconds whatever else listens on the machine; a dump of all listening sockets walked the whole listening
+ * hash table on every readiness poll (0.1 ms and more here) and grew with every app. To a caller with {@code
+ * CAP_NET_ADMIN}, Linux 5.7 and later add the v2 cgroup of the process that created the socket ({@code
+ * INET_DIAG_CGROUP_ID}).
  */
 final class SockDiag {
   private static final int AF_INET = 2;
-  private static final int AF_INET6 = 10;
   private static final int AF_NETLINK = 16;
   private static final int SOCK_DGRAM = 2;
   private static final int SOCK_CLOEXEC = 0x80000;
   private static final int NETLINK_SOCK_DIAG = 4;
   private static final int IPPROTO_TCP = 6;
   private static final short SOCK_DIAG_BY_FAMILY = 20;
-  private static final short NLM_F_REQUEST_DUMP = 0x1 | 0x300;
+  private static final short NLM_F_REQUEST = 0x1;
   private static final int NLMSG_ERROR = 2;
-  private static final int NLMSG_DONE = 3;
+  private static final int ENOENT = 2;
   private static final int TCP_LISTEN = 10;
+  private static final int INET_DIAG_CGROUP_ID = 21;
   private static final int REQUEST_SIZE = 16 + 56; // nlmsghdr + inet_diag_req_v2
+  private static final int ANSWER_SIZE = 1024; // nlmsghdr + inet_diag_msg (72) + a few attributes
   private static final ValueLayout.OfShort NETWORK_SHORT = JAVA_SHORT.withOrder(ByteOrder.BIG_ENDIAN);
   private static final Linker LINKER = Linker.nativeLinker();
   private static final MethodHandle SOCKET = fn("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
@@ -43,14 +50,22 @@ final class SockDiag {
 
   private SockDiag() {}
 
-  /** Inodes of the TCP sockets listening on {@code port}; throws {@link IllegalStateException} if netlink fails. */
-  static Set<Long> listening(int port) {
-    Set<Long> inodes = new HashSet<>();
+  /**
+   * A socket listening on a port: its inode, and the id of the v2 cgroup its creator was in when it created it
+   * (0 when the kernel does not say: Berth lacks CAP_NET_ADMIN, or the kernel is older than 5.7).
+   */
+  record Listening(long inode, long cgroup) {}
+
+  /**
+   * The socket that would accept a connection to 127.0.0.1:{@code port} now, or null if none would (nothing
+   * listens, or a socket is bound but not listening yet). Throws {@link IllegalStateException} if netlink fails.
+   */
+  static Listening listener(int port) {
     try (Arena arena = Arena.ofConfined()) {
       int fd = (int) SOCKET.invokeExact(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
       if (fd < 0) throw new IllegalStateException("netlink socket");
       try {
-        for (int family : new int[] {AF_INET, AF_INET6}) dump(arena, fd, family, port, inodes);
+        return lookup(arena, fd, port);
       } finally {
         int unused = (int) CLOSE.invokeExact(fd);
       }
@@ -59,61 +74,57 @@ final class SockDiag {
     } catch (Throwable t) {
       throw new IllegalStateException(t);
     }
-    return inodes;
   }
 
-  private static void dump(Arena arena, int fd, int family, int port, Set<Long> inodes) throws Throwable {
-    MemorySegment req = arena.allocate(REQUEST_SIZE, 8);
+  private static Listening lookup(Arena arena, int fd, int port) throws Throwable {
+    MemorySegment req = arena.allocate(REQUEST_SIZE, 8); // zeroed
     req.set(JAVA_INT, 0, REQUEST_SIZE);                 // nlmsg_len
     req.set(JAVA_SHORT, 4, SOCK_DIAG_BY_FAMILY);        // nlmsg_type
-    req.set(JAVA_SHORT, 6, NLM_F_REQUEST_DUMP);         // nlmsg_flags
-    req.set(JAVA_INT, 8, family);                       // nlmsg_seq
-    req.set(JAVA_BYTE, 16, (byte) family);              // sdiag_family
+    req.set(JAVA_SHORT, 6, NLM_F_REQUEST);              // nlmsg_flags: one socket, not a dump
+    req.set(JAVA_BYTE, 16, (byte) AF_INET);             // sdiag_family
     req.set(JAVA_BYTE, 17, (byte) IPPROTO_TCP);         // sdiag_protocol
-    req.set(JAVA_INT, 20, 1 << TCP_LISTEN);             // idiag_states
+    req.set(JAVA_INT, 20, -1);                          // idiag_states: any
+    req.set(NETWORK_SHORT, 24, (short) port);           // id.idiag_sport: the listener's port
+    loopback(req, 28);                                  // id.idiag_src: 127.0.0.1; id.idiag_dport stays 0
+    loopback(req, 44);                                  // id.idiag_dst: 127.0.0.1
+    req.set(JAVA_LONG, 64, -1L);                        // id.idiag_cookie: INET_DIAG_NOCOOKIE
     MemorySegment kernel = arena.allocate(12, 4);       // sockaddr_nl: family, pad, pid 0, groups 0
     kernel.set(JAVA_SHORT, 0, (short) AF_NETLINK);
     if ((long) SENDTO.invokeExact(fd, req, (long) REQUEST_SIZE, 0, kernel, 12) != REQUEST_SIZE) {
       throw new IllegalStateException("netlink sendto");
     }
-    MemorySegment buf = arena.allocate(8 * 1024, 8); // ~100 sockets per read; more are read in further rounds
-    while (true) {
-      long n = (long) RECV.invokeExact(fd, buf, buf.byteSize(), 0);
-      if (n <= 0) throw new IllegalStateException("netlink recv");
-      long off = 0;
-      while (off + 16 <= n) {
-        int len = buf.get(JAVA_INT, off);
-        int type = buf.get(JAVA_SHORT, off + 4) & 0xffff;
-        if (len < 16) throw new IllegalStateException("netlink message of length " + len);
-        if (type == NLMSG_DONE) return;
-        if (type == NLMSG_ERROR) throw new IllegalStateException("netlink error " + buf.get(JAVA_INT, off + 16));
-        if (type == SOCK_DIAG_BY_FAMILY) {
-          long msg = off + 16; // inet_diag_msg: family, state, timer, retrans, sockid (sport big-endian first), ...
-          int sport = Short.toUnsignedInt(buf.get(NETWORK_SHORT, msg + 4));
-          if (sport == port && reachesLoopback(buf, msg + 8, family)) inodes.add(Integer.toUnsignedLong(buf.get(JAVA_INT, msg + 68)));
-        }
-        off += (len + 3) & ~3;
-      }
+    MemorySegment buf = arena.allocate(ANSWER_SIZE, 8);
+    long n = (long) RECV.invokeExact(fd, buf, (long) ANSWER_SIZE, 0);
+    if (n < 16) throw new IllegalStateException("netlink recv");
+    int len = buf.get(JAVA_INT, 0);
+    int type = buf.get(JAVA_SHORT, 4) & 0xffff;
+    if (type == NLMSG_ERROR) {
+      int error = -buf.get(JAVA_INT, 16);
+      if (error == ENOENT) return null;
+      throw new IllegalStateException("netlink error " + error);
     }
+    if (type != SOCK_DIAG_BY_FAMILY || n < 16 + 72) throw new IllegalStateException("netlink message of type " + type);
+    long msg = 16; // inet_diag_msg: family, state, timer, retrans, sockid, expires, rqueue, wqueue, uid, inode
+    if ((buf.get(JAVA_BYTE, msg + 1) & 0xff) != TCP_LISTEN) return null;
+    return new Listening(Integer.toUnsignedLong(buf.get(JAVA_INT, msg + 68)), cgroup(buf, msg + 72, Math.min(len, n)));
   }
 
-  /**
-   * Whether a socket bound to this local address gets connections made to 127.0.0.1: bound to 127.0.0.1, to the
-   * IPv4 wildcard, to the IPv6 wildcard (dual stack) or to ::ffff:127.0.0.1. A socket on 127.0.0.2 with the same
-   * port takes nothing from the instance, and must not block its start.
-   */
-  private static boolean reachesLoopback(MemorySegment buf, long src, int family) {
-    if (family == AF_INET) {
-      int a = buf.get(JAVA_INT, src); // network order in memory: 127.0.0.1 reads as 0x0100007f on little-endian
-      byte b0 = buf.get(JAVA_BYTE, src);
-      return a == 0 || (b0 == 127 && buf.get(JAVA_BYTE, src + 1) == 0 && buf.get(JAVA_BYTE, src + 2) == 0 && buf.get(JAVA_BYTE, src + 3) == 1);
+  private static void loopback(MemorySegment req, long at) {
+    req.set(JAVA_BYTE, at, (byte) 127);
+    req.set(JAVA_BYTE, at + 3, (byte) 1);
+  }
+
+  /** The value of the {@code INET_DIAG_CGROUP_ID} attribute among those in {@code buf[from..end)}; 0 if absent. */
+  private static long cgroup(MemorySegment buf, long from, long end) {
+    long at = from;
+    while (at + 4 <= end) {
+      int len = Short.toUnsignedInt(buf.get(JAVA_SHORT, at));
+      int type = Short.toUnsignedInt(buf.get(JAVA_SHORT, at + 2)) & 0x3fff; // without NLA_F_NESTED, NLA_F_NET_BYTEORDER
+      if (len < 4) return 0;
+      if (type == INET_DIAG_CGROUP_ID && len >= 12 && at + 12 <= end) return buf.get(JAVA_LONG_UNALIGNED, at + 4);
+      at += (len + 3) & ~3;
     }
-    for (int i = 0; i < 10; i++) if (buf.get(JAVA_BYTE, src + i) != 0) return false;
-    int w10 = buf.get(JAVA_BYTE, src + 10) & 0xff;
-    int w11 = buf.get(JAVA_BYTE, src + 11) & 0xff;
-    long tail = buf.get(JAVA_INT, src + 12);
-    if (w10 == 0 && w11 == 0) return tail == 0; // ::
-    return w10 == 0xff && w11 == 0xff && buf.get(JAVA_BYTE, src + 12) == 127 && buf.get(JAVA_BYTE, src + 15) == 1; // ::ffff:127.0.0.1
+    return 0;
   }
 
   private static MethodHandle fn(String name, FunctionDescriptor fd) {

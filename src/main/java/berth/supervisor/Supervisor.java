@@ -39,15 +39,26 @@ import org.slf4j.LoggerFactory;
  * <p>An instance ends when its leader has exited and no process of its tree remains: a server that daemonizes
  * (forks, and the parent exits 0) is still the instance while its cgroup has processes.
  *
- * <p>Threads, per instance, from one pool of platform threads: one runs the start (cgroup, spawn, then the
- * readiness polls); one waits for the leader's exit ({@code waitpid} blocks in native code, which would pin a
- * virtual thread's carrier); one pumps its output into the app's log. A virtual thread runs each stop. None of
- * them holds a lock while blocking.
+ * <p>Threads, per instance, all platform threads from pools: one runs the start (port check, cgroup, spawn,
+ * then the readiness polls), from a pool in which two always wait; one waits for the leader's exit ({@code
+ * waitpid} blocks in native code, which would pin a virtual thread's carrier); one pumps its output into the
+ * app's log. A virtual thread runs each stop. None of them holds a lock while blocking.
+ *
+ * <p>A cold start's critical path, from {@link #start} to the first request sent to the app, is kept short: no
+ * system call on the caller's thread (a router event loop), the port checked and the cgroup made on a start
+ * thread that is already waiting, the code compiled before it is first needed ({@link Warmup}), readiness polled
+ * every 0.25 ms with one kernel lookup, and the socket proved the instance's own by the cgroup the kernel says
+ * it was created in. See bench/RESULTS.md for what each step cost.
  */
 public final class Supervisor {
   private static final Logger LOG = LoggerFactory.getLogger(Supervisor.class);
-  /** Readiness polling: every 1% of the time waited so far, from 1 ms up to 50 ms. */
-  private static final Duration MIN_POLL = Duration.ofMillis(1);
+  /**
+   * Readiness polling: every 1% of the time waited so far, from 0.25 ms up to 50 ms. A poll is one exact
+   * lookup by the kernel (about 10 us once compiled, see {@link SockDiag}), so polling this often costs a few
+   * percent of a core while an app boots, and sees it listening 0.1 to 0.2 ms after it does, where a 1 ms poll
+   * took 0.5 ms on average.
+   */
+  private static final Duration MIN_POLL = Duration.ofNanos(250_000);
   private static final Duration MAX_POLL = Duration.ofMillis(50);
   /** After a leader exits, how long to wait for the rest of its output before reporting it. */
   private static final Duration OUTPUT_GRACE = Duration.ofMillis(200);
@@ -63,6 +74,20 @@ public final class Supervisor {
    */
   private static final java.util.concurrent.ExecutorService BLOCKING = java.util.concurrent.Executors.newCachedThreadPool(
       Thread.ofPlatform().daemon().name("berth-blocking-", 1).stackSize(256 * 1024).factory());
+
+  /**
+   * The threads that run starts. Two of them always wait, even after hours without a cold start (idle threads of
+   * {@link #BLOCKING} end after a minute, and a new thread costs the start 1 to 4 ms); more are made while more
+   * instances start at once.
+   */
+  private static final java.util.concurrent.ThreadPoolExecutor STARTS = startThreads();
+
+  private static java.util.concurrent.ThreadPoolExecutor startThreads() {
+    var pool = new java.util.concurrent.ThreadPoolExecutor(2, Integer.MAX_VALUE, 60, TimeUnit.SECONDS,
+        new java.util.concurrent.SynchronousQueue<>(), Thread.ofPlatform().daemon().name("berth-start-", 1).stackSize(256 * 1024).factory());
+    pool.prestartAllCoreThreads();
+    return pool;
+  }
 
   private final Ports ports;
   private final Optional<CgroupSystem> cgroups;
@@ -92,6 +117,7 @@ public final class Supervisor {
     this.cgroups = cgroups;
     this.noCgroupsBecause = noCgroupsBecause;
     this.policy = policy;
+    Warmup.start();
   }
 
   public Ports ports() {
@@ -131,21 +157,22 @@ public final class Supervisor {
   }
 
   /**
-   * Starts instance {@code id} of {@code app} on a port of its own and returns at once; watch {@link
-   * Instance#ready()} and {@link Instance#gone()}. The port returns to the range when the instance is gone.
+   * Starts instance {@code id} of {@code app} on a port of its own and returns at once, without a system call
+   * (the caller may be an event loop); watch {@link Instance#ready()} and {@link Instance#gone()}. The port returns
+   * to the range when the instance is gone.
    */
   public Instance start(App app, int id, AppLog log) {
-    int port = ports.allocate();
+    int port = ports.take();
     Instance instance = new Instance(app, id, port, log);
     instance.gone.whenComplete((exit, err) -> {
-      if (port > 0) ports.release(port);
+      int p = instance.port(); // the one it ended with: the start thread may have traded the first one
+      if (p > 0) ports.release(p);
     });
     if (port < 0) {
       failBeforeSpawn(instance, "no free port in the range Berth may use");
       return instance;
     }
-    // a pooled platform thread already running starts it sooner than a new virtual thread (measured 0.6-1.3 ms)
-    BLOCKING.execute(() -> run(instance));
+    STARTS.execute(() -> run(instance));
     return instance;
   }
 
@@ -177,6 +204,14 @@ public final class Supervisor {
       finish(instance, new Exit(-1, 0));
       return;
     }
+    int port = ports.confirm(instance.port());
+    if (port != instance.port()) {
+      instance.movePort(port);
+      if (port < 0) {
+        failBeforeSpawn(instance, "no free port in the range Berth may use: other processes hold the ones no instance has");
+        return;
+      }
+    }
     String command;
     try {
       command = app.launch().commandToRun(); // the Procfile is read now: an edited one takes effect at the next start
@@ -198,7 +233,7 @@ public final class Supervisor {
     Posix.Spawned spawned;
     try {
       spawned = Posix.spawn(Launcher.argv(command, app.launch().directory(), tree.joinFiles(), as),
-          environment(app, instance.port(), as == null ? self : as), app.launch().directory().toString(),
+          environment(app.launch().env(), instance.port(), as == null ? self : as), app.launch().directory().toString(),
           as == null ? -1 : as.uid(), as == null ? -1 : as.gid());
     } catch (Posix.PosixException e) {
       String why = e.errno == 2 && !java.nio.file.Files.isDirectory(app.launch().directory())
@@ -211,7 +246,8 @@ public final class Supervisor {
     int pid = spawned.pid();
     instance.spawnedNanos = System.nanoTime();
     // written after the spawn, which is on every cold start's critical path
-    instance.note("starting on port " + instance.port() + (as == null ? "" : " as " + as.name()) + " (pid " + pid + "): /bin/sh -c "
+    instance.note("starting on port " + instance.port() + (as == null ? "" : " as " + as.name()) + " (pid " + pid + ", spawned "
+        + Instance.tenths(Duration.between(instance.created(), Instant.now())) + " after the start was asked for): /bin/sh -c "
         + command + (app.launch().command() == null ? " (the web: line of " + Procfile.NAME + ")" : ""));
     tree.leader(pid);
     boolean wanted = instance.spawned(pid);
@@ -356,16 +392,18 @@ public final class Supervisor {
    * Polls until the instance is up: a socket listens on its port (asked of the kernel through sock_diag, which
    * costs no connection and no exception; where netlink is missing, a TCP connect), that socket is held by one of
    * the instance's own processes, and, with {@code ready_path}, that path answers. Every 1% of the time waited
-   * so far, from 1 ms up to 50 ms.
+   * so far, from 0.25 ms up to 50 ms.
    */
   private void awaitReady(Instance instance) {
     App app = instance.launched();
     Instant t0 = Instant.now();
     Instant deadline = t0.plus(app.startTimeout());
-    var address = new InetSocketAddress(HOST, instance.port());
+    var address = instance.address();
+    // looked up now, while the app boots, so that the check once it listens is only a comparison
+    if (instance.tree instanceof Tree.OfCgroup(Cgroup cg)) cg.id();
     while (true) {
       if (instance.ready.isDone() || instance.stopping()) return; // its end decided already
-      Set<Long> listening = listening(instance.port(), address);
+      List<SockDiag.Listening> listening = listening(instance.port(), address);
       if (!listening.isEmpty()) {
         instance.answering.complete(instance);
         String squatter = foreignListener(instance, listening);
@@ -408,24 +446,41 @@ public final class Supervisor {
     }
   }
 
-  /** Inodes of the sockets listening on {@code port}; empty while nothing listens. */
-  private static Set<Long> listening(int port, InetSocketAddress address) {
+  /** The sockets listening on {@code port}; empty while nothing listens. */
+  private static List<SockDiag.Listening> listening(int port, InetSocketAddress address) {
     if (Listeners.NETLINK) return Listeners.socketsOn(port);
-    if (!Probe.answers(address, null, Duration.ofSeconds(1))) return Set.of();
-    Set<Long> fromProc = Listeners.socketsOn(port);
-    return fromProc.isEmpty() ? Set.of(-1L) : fromProc; // it answers, though /proc does not show who
+    if (!Probe.answers(address, null, Duration.ofSeconds(1))) return List.of();
+    List<SockDiag.Listening> fromProc = Listeners.socketsOn(port);
+    return fromProc.isEmpty() ? List.of(UNSEEN) : fromProc; // it answers, though /proc does not show who
   }
+
+  /** A socket that answers on the port though the kernel's tables do not show it. */
+  private static final SockDiag.Listening UNSEEN = new SockDiag.Listening(-1, 0);
 
   /**
    * Null if a socket listening on the instance's port belongs to one of its own processes; else why not. A
    * tenant could otherwise bind another app's port while that app is down and receive its traffic. Only a
    * cgroup proves a process is not the instance's: with session tracking, a child that called setsid is still
    * the app's own, so nothing is refused there.
+   *
+   * <p>Where the kernel names the cgroup each socket was created in, a socket created in the instance's own
+   * cgroup settles it at once (no process of any other cgroup can create one there); otherwise the descriptors
+   * of the instance's processes are searched for it, the leader's first, which took 0.5 to 2.7 ms of every cold
+   * start.
    */
-  private static String foreignListener(Instance instance, Set<Long> inodes) {
-    if (inodes.contains(-1L) || !instance.tree.tracksDaemons()) return null;
-    for (int pid : instance.tree.members()) {
-      if (Listeners.holds(pid, inodes)) return null;
+  private static String foreignListener(Instance instance, List<SockDiag.Listening> listening) {
+    Tree tree = instance.tree;
+    if (!tree.tracksDaemons()) return null;
+    long own = tree instanceof Tree.OfCgroup(Cgroup cg) ? cg.id() : 0;
+    Set<Long> inodes = new java.util.HashSet<>();
+    for (SockDiag.Listening l : listening) {
+      if (l == UNSEEN || (own > 0 && l.cgroup() == own)) return null;
+      inodes.add(l.inode());
+    }
+    int leader = instance.pid();
+    if (Listeners.holds(leader, inodes)) return null;
+    for (int pid : tree.members()) {
+      if (pid != leader && Listeners.holds(pid, inodes)) return null;
     }
     int holder = Listeners.holder(inodes);
     return "port " + instance.port() + " is answered by a process outside this instance ("
@@ -607,7 +662,7 @@ public final class Supervisor {
    * A clean environment: PATH, the user's HOME, USER and LOGNAME, LANG and TZ if Berth has them, the app's own
    * {@code env}, then PORT and HOST. Nothing else of Berth's environment.
    */
-  static List<String> environment(App app, int port, Account as) {
+  static List<String> environment(Map<String, String> appEnv, int port, Account as) {
     Map<String, String> env = new LinkedHashMap<>();
     String path = System.getenv("PATH");
     env.put("PATH", path != null && !path.isBlank() ? path : "/usr/local/bin:/usr/bin:/bin");
@@ -618,7 +673,7 @@ public final class Supervisor {
       String v = System.getenv(k);
       if (v != null) env.put(k, v);
     }
-    env.putAll(app.launch().env());
+    env.putAll(appEnv);
     env.put("PORT", Integer.toString(port));
     env.put("HOST", HOST);
     List<String> out = new ArrayList<>(env.size());

@@ -2,6 +2,7 @@ package berth.supervisor;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import berth.apps.App;
 import berth.apps.Launch;
@@ -10,6 +11,11 @@ import berth.cgroup.CgroupSystem;
 import berth.config.PortRange;
 import berth.logs.AppLog;
 import berth.testing.Procs;
+import berth.testing.TestApp;
+import berth.testing.TestPorts;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -93,5 +99,51 @@ class SupervisorTest {
     assertThat(Procs.alive(child)).isFalse();
     assertThat(i.ready()).isCompletedExceptionally();
     assertThat(String.join("\n", log.tail(50))).contains("exited with status 5 before answering on port " + i.port());
+  }
+
+  @Test
+  void aPortAnotherProcessHoldsIsTradedForAFreeOneBeforeTheSpawn() throws Exception {
+    int from = TestPorts.first(1) + 910;
+    Supervisor small = new Supervisor(new Ports(new PortRange(from, from + 1)), CGROUPS, NO_CGROUPS.toString(),
+        new Supervisor.Policy(false, false, Path.of("/tmp")));
+    AppLog log = new AppLog(dir.resolve("t.log"));
+    try (ServerSocket other = new ServerSocket()) {
+      other.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), from));
+      Instance i = small.start(app("echo port=$PORT; exec sleep 30"), 1, log);
+      try {
+        await().atMost(Duration.ofSeconds(5)).until(() -> String.join("\n", log.tail(20)).contains("port=" + (from + 1)));
+        assertThat(i.port()).isEqualTo(from + 1);
+        assertThat(i.address().getPort()).isEqualTo(from + 1);
+        assertThat(small.ports().inUse()).isEqualTo(1);
+      } finally {
+        small.stop(i, "test over").get(10, TimeUnit.SECONDS);
+      }
+      assertThat(small.ports().inUse()).isZero();
+      // every port no instance has is held by another process: the start fails and says so
+      try (ServerSocket another = new ServerSocket()) {
+        another.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), from + 1));
+        Instance j = small.start(app("exec sleep 30"), 2, log);
+        j.gone().get(10, TimeUnit.SECONDS);
+        assertThat(j.ready()).isCompletedExceptionally();
+        assertThat(j.pid()).isZero();
+        assertThat(String.join("\n", log.tail(20))).contains("no free port in the range Berth may use: other processes hold");
+        assertThat(small.ports().inUse()).isZero();
+      }
+    }
+  }
+
+  @Test
+  void theSocketAnInstanceListensOnIsKnownByTheCgroupItWasCreatedIn() throws Exception {
+    assumeTrue(CGROUPS.isPresent() && Listeners.NETLINK && ListenersTest.netAdmin(), "needs cgroups, sock_diag and CAP_NET_ADMIN");
+    Instance i = supervisor.start(app(TestApp.install(dir)), 1, new AppLog(dir.resolve("t.log")));
+    try {
+      i.ready().get(15, TimeUnit.SECONDS);
+      long id = ((Tree.OfCgroup) i.tree).cgroup().id();
+      assumeTrue(id > 0, "instances are tracked with cgroup v1 here");
+      // so Berth knows the socket is the instance's own without searching its processes' descriptors
+      assertThat(SockDiag.listener(i.port()).cgroup()).isEqualTo(id);
+    } finally {
+      supervisor.stop(i, "test over").get(10, TimeUnit.SECONDS);
+    }
   }
 }

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import berth.pool.Change;
 import berth.testing.BerthFixture;
 import berth.testing.Http;
+import berth.testing.Load;
 import berth.testing.ProcCgroups;
 import berth.testing.Procs;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -14,12 +15,9 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -66,48 +64,11 @@ class LiveChangeTest {
     return berth.berth.pool().get(app).status().change();
   }
 
-  /** Clients looping against {@code host} until {@link #close()}: every status code and every pid seen. */
-  private final class Load implements AutoCloseable {
-    final List<Integer> codes = new CopyOnWriteArrayList<>();
-    final Set<Long> pids = ConcurrentHashMap.newKeySet();
-    final List<String> bodies = new CopyOnWriteArrayList<>();
-    private final AtomicBoolean running = new AtomicBoolean(true);
-    private final List<Thread> threads = new ArrayList<>();
-
-    Load(String host, int clients, String... paths) {
-      for (int c = 0; c < clients; c++) {
-        String path = paths[c % paths.length];
-        threads.add(Thread.ofVirtual().start(() -> {
-          while (running.get()) {
-            HttpResponse<String> r = Http.get(berth.port(), host, path);
-            codes.add(r.statusCode());
-            if (r.statusCode() != 200) bodies.add(r.body());
-            else if (path.equals("/pids")) {
-              try {
-                pids.add(JSON.readTree(r.body()).get("pid").asLong());
-              } catch (Exception e) {
-                bodies.add(r.body());
-              }
-            } else if (path.equals("/echo")) {
-              bodies.add(r.body());
-            }
-          }
-        }));
-      }
-    }
-
-    @Override
-    public void close() throws InterruptedException {
-      running.set(false);
-      for (Thread t : threads) t.join(Duration.ofSeconds(70));
-    }
-  }
-
   @Test
   void changedCommandReplacesABusyInstanceWithoutFailingARequest() throws Exception {
     berth = BerthFixture.start(dir, web("@APP@", "START_DELAY_MS = \"300\"", ""));
     long old = pid("web.test");
-    Load load = new Load("web.test", 4, "/sleep?ms=100", "/pids");
+    Load load = new Load(berth.port(), "web.test", 4, "/sleep?ms=100", "/pids");
     try (load) {
       Thread.sleep(300);
       berth.apply(web("@APP@ --changed", "START_DELAY_MS = \"300\"", ""));
@@ -276,7 +237,7 @@ class LiveChangeTest {
     berth = BerthFixture.start(dir, onA);
     assertThat(Http.get(berth.port(), "a.test", "/echo").statusCode()).isEqualTo(200);
     assertThat(Http.get(berth.port(), "b.test", "/echo").statusCode()).isEqualTo(200);
-    Load load = new Load("shared.test", 4, "/echo");
+    Load load = new Load(berth.port(), "shared.test", 4, "/echo");
     try (load) {
       for (int i = 0; i < 20; i++) {
         Thread.sleep(50);

@@ -7,18 +7,13 @@ import berth.pool.Change;
 import berth.pool.InstanceStatus;
 import berth.testing.BerthFixture;
 import berth.testing.Http;
+import berth.testing.Load;
 import berth.testing.Procs;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,7 +24,6 @@ import org.junit.jupiter.api.io.TempDir;
  * and a broken new version that leaves the old instances serving. Real Berth, real apps, real load.
  */
 class ScaleTest {
-  private static final ObjectMapper JSON = new ObjectMapper();
   @TempDir Path dir;
   BerthFixture berth;
 
@@ -52,45 +46,10 @@ class ScaleTest {
     return berth.berth.pool().instances("web").stream().filter(i -> i.role().equals("serving")).toList();
   }
 
-  /** Clients looping against web.test until closed: every status code, and every pid that answered. */
-  private final class Load implements AutoCloseable {
-    final List<Integer> codes = new CopyOnWriteArrayList<>();
-    final List<String> failures = new CopyOnWriteArrayList<>();
-    final Set<Long> pids = ConcurrentHashMap.newKeySet();
-    private final AtomicBoolean running = new AtomicBoolean(true);
-    private final List<Thread> threads = new ArrayList<>();
-
-    Load(int clients, String path) {
-      for (int c = 0; c < clients; c++) {
-        threads.add(Thread.ofVirtual().start(() -> {
-          while (running.get()) {
-            HttpResponse<String> r = Http.get(berth.port(), "web.test", path);
-            codes.add(r.statusCode());
-            if (r.statusCode() != 200) {
-              failures.add(r.statusCode() + " " + r.body());
-              continue;
-            }
-            try {
-              pids.add(JSON.readTree(r.body()).get("pid").asLong());
-            } catch (Exception e) {
-              failures.add(r.body());
-            }
-          }
-        }));
-      }
-    }
-
-    @Override
-    public void close() throws InterruptedException {
-      running.set(false);
-      for (Thread t : threads) t.join(Duration.ofSeconds(70));
-    }
-  }
-
   @Test
   void concurrencyTargetStartsMoreInstancesUnderLoadAndTheExtrasStopWhenQuiet() throws Exception {
     berth = BerthFixture.start(dir, web("@APP@", "max_instances = 3\nconcurrency = 1\nidle_timeout = \"2s\""));
-    Load load = new Load(4, "/sleep?ms=150");
+    Load load = new Load(berth.port(), "web.test", 4, "/sleep?ms=150");
     try (load) {
       await().atMost(Duration.ofSeconds(15)).until(() -> serving().size() == 3);
       Thread.sleep(500);
@@ -102,7 +61,7 @@ class ScaleTest {
 
     // one client, one request at a time: it always finds the oldest instance free, so the others go idle
     long first = serving().getFirst().pid();
-    Load light = new Load(1, "/pids");
+    Load light = new Load(berth.port(), "web.test", 1, "/pids");
     try (light) {
       await().atMost(Duration.ofSeconds(15)).until(() -> serving().size() == 1);
       Thread.sleep(300);
@@ -138,7 +97,7 @@ class ScaleTest {
     berth = BerthFixture.start(dir, web("@APP@", "min_instances = 2\nmax_instances = 2\nenv = { START_DELAY_MS = \"400\" }"));
     await().atMost(Duration.ofSeconds(15)).until(() -> serving().size() == 2);
     Set<Integer> before = Set.of(serving().get(0).pid(), serving().get(1).pid());
-    Load load = new Load(6, "/sleep?ms=20");
+    Load load = new Load(berth.port(), "web.test", 6, "/sleep?ms=20");
     List<InstanceStatus> fresh;
     try (load) {
       Thread.sleep(300);
@@ -162,7 +121,7 @@ class ScaleTest {
     berth = BerthFixture.start(dir, web("@APP@", "min_instances = 2\nmax_instances = 2"));
     await().atMost(Duration.ofSeconds(15)).until(() -> serving().size() == 2);
     Set<Integer> before = Set.of(serving().get(0).pid(), serving().get(1).pid());
-    Load load = new Load(3, "/pids");
+    Load load = new Load(berth.port(), "web.test", 3, "/pids");
     try (load) {
       berth.apply(web("sleep 0.2; exit 3", "min_instances = 2\nmax_instances = 2"));
       await().atMost(Duration.ofSeconds(15)).until(() -> berth.berth.pool().get("web").status().change().outcome() == Change.Outcome.FAILED);
@@ -181,7 +140,7 @@ class ScaleTest {
     await().atMost(Duration.ofSeconds(15)).until(() -> serving().size() == 3);
     java.util.Random random = new java.util.Random(42);
     Set<Integer> killed = new java.util.HashSet<>();
-    Load load = new Load(6, "/sleep?ms=30");
+    Load load = new Load(berth.port(), "web.test", 6, "/sleep?ms=30");
     try (load) {
       for (int k = 0; k < 4; k++) {
         Thread.sleep(1000);

@@ -362,6 +362,7 @@ final class Api {
       for (AppPool.Status s : pool.status()) apps.add(Views.appStatus(pool.get(s.app()) == null ? null : pool.get(s.app()).app(), 0, s));
     }
     root.set("database", Views.database(store.health()));
+    root.set("budget", Views.budget(pool.budget()));
     return Reply.ok(root);
   }
 

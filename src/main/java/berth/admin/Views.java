@@ -69,6 +69,17 @@ final class Views {
     return a;
   }
 
+  /** The node's budget: instances and memory held, their limits (null: none), apps waiting for room. */
+  static ObjectNode budget(berth.pool.Budget.Use u) {
+    ObjectNode o = NODES.objectNode();
+    o.put("instances", u.instances());
+    if (u.maxInstances() > 0) o.put("max_instances", u.maxInstances()); else o.putNull("max_instances");
+    o.put("memory_bytes", u.memory());
+    if (u.maxMemory() > 0) o.put("max_memory_bytes", u.maxMemory()); else o.putNull("max_memory_bytes");
+    o.put("waiting", u.waiting());
+    return o;
+  }
+
   /** Whether the database answers: {@code {"up": true, "since": ...}}, or down since when and why. */
   static ObjectNode database(Store.Health h) {
     ObjectNode o = NODES.objectNode();

@@ -47,6 +47,12 @@ final class StatusCommand implements Callable<Integer> {
     double interval = s.path("sample_interval_seconds").asDouble(10);
     System.out.println("Berth " + s.path("version").asText() + " at " + api.base() + ", up " + duration(s.path("uptime_seconds").asLong())
         + ", store " + s.path("store").asText());
+    JsonNode b = s.path("budget");
+    if (!b.path("max_instances").isNull() || !b.path("max_memory_bytes").isNull()) {
+      System.out.println("budget: " + b.path("instances").asInt() + (b.path("max_instances").isNull() ? "" : " of " + b.path("max_instances").asInt())
+          + " instances" + (b.path("max_memory_bytes").isNull() ? "" : ", " + berth.config.Sizes.format(b.path("memory_bytes").asLong()) + " of "
+          + berth.config.Sizes.format(b.path("max_memory_bytes").asLong()) + " memory") + (b.path("waiting").asInt() > 0 ? ", " + b.path("waiting").asInt() + " app(s) waiting for room" : ""));
+    }
     Table t = new Table("APP", "STATE", "PID", "PORT", "IN FLIGHT", "REQUESTS (" + duration((long) (interval * 60)) + ")", "DOMAINS");
     for (JsonNode a : s.path("apps")) {
       List<Long> recent = longs(a.path("requests_recent"));

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import berth.pool.InstanceStatus;
+import berth.testing.AdminHttp;
 import berth.testing.BerthFixture;
 import berth.testing.Http;
 import berth.testing.ProcCgroups;
@@ -69,6 +70,9 @@ class BudgetTest {
     assertThat(instances("c")).hasSize(1);
     assertThat(berth.berth.pool().budget().instances()).isEqualTo(3);
     assertThat(berth.berth.metrics().scrape(null).body()).contains("berth_budget_instances 3.0").contains("berth_budget_instances_limit 3.0");
+    var status = new AdminHttp(dir.resolve("data")).get("/v1/status");
+    assertThat(AdminHttp.json(status).path("budget").path("instances").asInt()).isEqualTo(3);
+    assertThat(AdminHttp.json(status).path("budget").path("max_instances").asInt()).isEqualTo(3);
     assertThat(berth.log("a")).contains("stopping to make room");
   }
 

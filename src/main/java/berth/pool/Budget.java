@@ -75,10 +75,6 @@ public final class Budget {
     this.executor = executor;
   }
 
-  boolean limited() {
-    return maxInstances > 0 || maxMemory > 0;
-  }
-
   /**
    * A seat for a new instance of {@code pool}'s app, or null. {@code extra}: a scale-up, refused rather than
    * queued (and refused while another app waits); otherwise the pool is queued and {@link AppPool#seatGranted}

@@ -86,8 +86,8 @@ public final class AppPool {
   private final IntSupplier ids;
   private final PoolEvents events;
 
-  // State guarded by this
-  private App app;
+  // State guarded by this (app is volatile too: the budget reads min_instances without the lock)
+  private volatile App app;
   private final List<Slot> serving = new ArrayList<>();
   private final List<Slot> starting = new ArrayList<>();
   private Slot replacement;
@@ -155,7 +155,7 @@ public final class AppPool {
 
     /** For the budget, without the pool's lock: serving, nothing in flight, and the app can spare it. */
     boolean idle() {
-      return isServing && inFlight == 0 && pool.running > pool.minInstances();
+      return isServing && inFlight == 0 && pool.running > pool.app.minInstances();
     }
 
     int id() {
@@ -194,13 +194,6 @@ public final class AppPool {
     this.budget = budget;
     this.ids = ids;
     this.lastActivity = clock.instant();
-    this.minInstances = app.minInstances();
-  }
-
-  private volatile int minInstances;
-
-  int minInstances() {
-    return minInstances;
   }
 
   // ---- requests
@@ -302,7 +295,6 @@ public final class AppPool {
     synchronized (this) {
       App prev = app;
       app = next;
-      minInstances = next.minInstances();
       List<String> keys = Changes.keys(prev, next);
       if (keys.isEmpty() || closed != null) return;
       log.berth(0, "settings changed: " + Changes.describe(prev, next));
@@ -328,7 +320,7 @@ public final class AppPool {
     after.forEach(Runnable::run);
   }
 
-  public synchronized App app() {
+  public App app() {
     return app;
   }
 
@@ -440,18 +432,11 @@ public final class AppPool {
       } else if (!starting.isEmpty()) {
         serves = starting.getFirst().serves;
       } else {
-        retryAt = Instant.MIN;
         log.berth(0, "start asked");
-        Slot s = startLocked(Need.ASKED);
-        serves = s != null ? s.serves : CompletableFuture.failedFuture(new Unavailable(app.name(), new Unavailable.NoRoom(budget.refusal())));
+        serves = startAskedLocked();
       }
     }
-    CompletableFuture<InstanceStatus> out = new CompletableFuture<>();
-    serves.whenComplete((slot, err) -> {
-      if (err == null) out.complete(statusOf(slot));
-      else out.completeExceptionally(unwrap(err));
-    });
-    return out;
+    return answer(serves, this::statusOf);
   }
 
   /**
@@ -464,16 +449,14 @@ public final class AppPool {
     CompletableFuture<List<Slot>> done;
     List<Runnable> after = new ArrayList<>();
     synchronized (this) {
-      if (closed != null) return closing().thenApply(List::of);
+      if (closed != null) return closing();
       held = false;
       if (serving.isEmpty()) {
         if (!starting.isEmpty()) {
           done = starting.getFirst().serves.thenApply(List::of);
         } else {
-          retryAt = Instant.MIN;
           log.berth(0, "restart asked: no instance runs; starting one");
-          Slot s = startLocked(Need.ASKED);
-          done = s != null ? s.serves.thenApply(List::of) : CompletableFuture.failedFuture(new Unavailable(app.name(), new Unavailable.NoRoom(budget.refusal())));
+          done = startAskedLocked().thenApply(List::of);
         }
       } else if (rollout != null) {
         done = rollout.done;
@@ -491,12 +474,7 @@ public final class AppPool {
       }
     }
     after.forEach(Runnable::run);
-    CompletableFuture<List<InstanceStatus>> out = new CompletableFuture<>();
-    done.whenComplete((slots, err) -> {
-      if (err == null) out.complete(slots.stream().map(this::statusOf).toList());
-      else out.completeExceptionally(unwrap(err));
-    });
-    return out;
+    return answer(done, slots -> slots.stream().map(this::statusOf).toList());
   }
 
   /**
@@ -615,12 +593,28 @@ public final class AppPool {
     return status(r);
   }
 
-  private static Throwable unwrap(Throwable err) {
-    return err instanceof CompletionException c && c.getCause() != null ? c.getCause() : err;
+  /**
+   * An operation's answer: {@code f} mapped by {@code map} once it completes, or failed with the failure itself
+   * ({@link Unavailable}, not wrapped in a {@link CompletionException}: the API answers 503 with it).
+   */
+  private static <T, R> CompletableFuture<R> answer(CompletableFuture<T> f, java.util.function.Function<T, R> map) {
+    CompletableFuture<R> out = new CompletableFuture<>();
+    f.whenComplete((v, err) -> {
+      if (err == null) out.complete(map.apply(v));
+      else out.completeExceptionally(err instanceof CompletionException c && c.getCause() != null ? c.getCause() : err);
+    });
+    return out;
   }
 
-  private CompletableFuture<InstanceStatus> closing() {
+  private <T> CompletableFuture<T> closing() {
     return CompletableFuture.failedFuture(new Unavailable(app.name(), new Unavailable.Closing(closed)));
+  }
+
+  /** An operator's start with none running: the instance, or no room in the node's budget. */
+  private CompletableFuture<Slot> startAskedLocked() {
+    retryAt = Instant.MIN;
+    Slot s = startLocked(Need.ASKED);
+    return s != null ? s.serves : CompletableFuture.failedFuture(new Unavailable(app.name(), new Unavailable.NoRoom(budget.refusal())));
   }
 
   /** Stops taking requests; completes when no request is in flight or after {@code drain}, whichever is first. */

@@ -212,7 +212,7 @@ final class AppCommand implements Runnable {
   }
 
   @Command(name = "restart", mixinStandardHelpOptions = true,
-      description = "Replace the app's instance gracefully: a new one starts, takes the requests once ready, the old one drains.")
+      description = "Replace the app's instances gracefully, one at a time: each new one starts, takes its share once ready, and the old one drains.")
   static final class Restart extends Control {
     @Override
     String action() {

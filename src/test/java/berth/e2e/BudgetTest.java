@@ -1,5 +1,6 @@
 package berth.e2e;
 
+import static berth.testing.BerthFixture.app;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -34,16 +35,6 @@ class BudgetTest {
   @AfterEach
   void stop() {
     if (berth != null) berth.close();
-  }
-
-  private static String app(String name, String extra) {
-    return """
-        [apps.%s]
-        domains = ["%s.test"]
-        command = "@APP@"
-        directory = "app"
-        %s
-        """.formatted(name, name, extra);
   }
 
   private List<InstanceStatus> instances(String app) {

@@ -1,5 +1,6 @@
 package berth.e2e;
 
+import static berth.testing.BerthFixture.app;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -30,25 +31,16 @@ class ReloadTest {
     if (berth != null) berth.close();
   }
 
-  private static String app(String name) {
-    return """
-        [apps.%s]
-        domains = ["%s.test"]
-        command = "@APP@"
-        directory = "app"
-        """.formatted(name, name);
-  }
-
   private void rewrite(String toml) throws Exception {
     Files.writeString(dir.resolve("apps.toml"), toml.replace("@APP@", TestApp.install(dir.resolve("app")).replace("\"", "\\\"")));
   }
 
   @Test
   void aNewAppInTheAppsFileIsRoutedAfterAReloadAndOtherChangedKeysAreNamed() throws Exception {
-    berth = BerthFixture.start(dir, app("one"));
+    berth = BerthFixture.start(dir, app("one", ""));
     assertThat(Http.get(berth.port(), "two.test", "/").statusCode()).isEqualTo(404);
 
-    rewrite(app("one") + app("two"));
+    rewrite(app("one", "") + app("two", ""));
     ObjectNode changed = berth.flags.deepCopy();
     changed.put("drain_timeout", "7s");
     changed.putObject("router").put("max_connections", 100);
@@ -62,9 +54,9 @@ class ReloadTest {
 
   @Test
   void aBadAppsFileChangesNothing() throws Exception {
-    berth = BerthFixture.start(dir, app("one"));
+    berth = BerthFixture.start(dir, app("one", ""));
     long before = berth.berth.store().catalog().version();
-    rewrite(app("one") + app("two") + "idle_timeout = \"5 minutes\"\n");
+    rewrite(app("one", "") + app("two", "") + "idle_timeout = \"5 minutes\"\n");
     assertThatThrownBy(() -> berth.berth.reload(NodeConfig.load(null, berth.flags)))
         .isInstanceOf(ConfigException.class).hasMessageContaining("apps.two.idle_timeout: \"5 minutes\" is not a duration");
     assertThat(berth.berth.store().catalog().version()).isEqualTo(before);

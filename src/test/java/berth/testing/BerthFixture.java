@@ -29,6 +29,17 @@ public final class BerthFixture implements AutoCloseable {
     this.flags = flags;
   }
 
+  /** An app of the test app ({@code @APP@}) answering on {@code NAME.test}, with {@code extra} TOML lines. */
+  public static String app(String name, String extra) {
+    return """
+        [apps.%s]
+        domains = ["%s.test"]
+        command = "@APP@"
+        directory = "app"
+        %s
+        """.formatted(name, name, extra);
+  }
+
   public static BerthFixture start(Path dir, String appsToml) {
     return start(dir, appsToml, java.util.Map.of());
   }

@@ -109,8 +109,7 @@ public final class Budget {
   /** The instance of {@code seat} is gone (or was never spawned): its place goes to the first pool waiting. */
   void give(Seat seat) {
     synchronized (this) {
-      AppPool.Slot s = seat.slot;
-      if (s != null && seat.memory > 0) peaks.merge(seat.app, seat.memory, Math::max);
+      if (seat.slot != null && seat.memory > 0) peaks.merge(seat.app, seat.memory, Math::max);
       seats.remove(seat);
       evicting.remove(seat);
     }

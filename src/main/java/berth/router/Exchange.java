@@ -243,6 +243,11 @@ final class Exchange {
       }
       return;
     }
+    if (!ch.isActive()) { // made while another process held the port, which has let go since: nothing was sent
+      if (!retried) retry("its connection closed before the instance was ready");
+      else fail(ErrorPages.badGateway(appName, "closed the connection before the instance was ready"));
+      return;
+    }
     send(ch);
   }
 

@@ -64,6 +64,13 @@ public final class Supervisor {
   private static final Duration OUTPUT_GRACE = Duration.ofMillis(200);
   /** How long SIGKILLed processes get to disappear before Berth says they survived. */
   private static final Duration KILL_GRACE = Duration.ofSeconds(5);
+  /**
+   * How long a socket of another process may answer on a starting instance's port before the start fails: one
+   * that is gone by then (a process that was exiting, or one that held the port for a moment) costs no failed
+   * start; one that stays is refused, and the app's own bind would fail anyway.
+   */
+  private static final Duration SQUAT_GRACE = Duration.ofMillis(500);
+  private static final Duration SQUAT_POLL = Duration.ofMillis(10);
   private static final String HOST = "127.0.0.1";
 
   /**
@@ -399,20 +406,27 @@ public final class Supervisor {
     Instant t0 = Instant.now();
     Instant deadline = t0.plus(app.startTimeout());
     var address = instance.address();
+    Instant foreignSince = null; // when a socket of another process was first seen on the port
     // looked up now, while the app boots, so that the check once it listens is only a comparison
     if (instance.tree instanceof Tree.OfCgroup(Cgroup cg)) cg.id();
     while (true) {
       if (instance.ready.isDone() || instance.stopping()) return; // its end decided already
       List<SockDiag.Listening> listening = listening(instance.port(), address);
-      if (!listening.isEmpty()) {
-        instance.answering.complete(instance);
-        String squatter = foreignListener(instance, listening);
-        if (squatter != null) {
+      String squatter = listening.isEmpty() ? null : foreignListener(instance, listening);
+      if (squatter != null) {
+        instance.answering.complete(instance); // held requests may connect; nothing is sent before it is ready
+        Instant now = Instant.now();
+        if (foreignSince == null) {
+          foreignSince = now;
+          instance.note(squatter + " for now; it waits up to " + Durations.format(SQUAT_GRACE) + " for that process to let go");
+        } else if (!now.isBefore(foreignSince.plus(SQUAT_GRACE))) {
           fail(instance, instance.failure(StartFailure.Step.WAIT_READY, squatter));
           LOG.warn("{}: refused to route: {}", instance, squatter);
           stop(instance, "its port is held by another process");
           return;
         }
+      } else if (!listening.isEmpty()) {
+        instance.answering.complete(instance);
         if (app.readyPath() == null || Probe.answers(address, app.readyPath(), Duration.between(Instant.now(), deadline))) {
           if (instance.moveTo(new Instance.Ready(Instant.now()))) {
             instance.readyNanos = System.nanoTime(); // before ready completes: whoever it wakes sees the mark
@@ -436,6 +450,7 @@ public final class Supervisor {
       Duration pause = Duration.between(t0, now).dividedBy(100);
       if (pause.compareTo(MIN_POLL) < 0) pause = MIN_POLL;
       if (pause.compareTo(MAX_POLL) > 0) pause = MAX_POLL;
+      if (foreignSince != null && pause.compareTo(SQUAT_POLL) < 0) pause = SQUAT_POLL; // each look searches all of /proc
       if (pause.compareTo(Duration.between(now, deadline)) > 0) pause = Duration.between(now, deadline);
       try {
         Thread.sleep(pause); // an exit is noticed by the waiting thread, which ends the start
@@ -483,7 +498,7 @@ public final class Supervisor {
       if (pid != leader && Listeners.holds(pid, inodes)) return null;
     }
     int holder = Listeners.holder(inodes);
-    return "port " + instance.port() + " is answered by a process outside this instance ("
+    return "found its port " + instance.port() + " answered by a process outside this instance ("
         + (holder > 0 ? "pid " + holder + describe(holder) : "pid not visible") + "), so Berth will not route to it";
   }
 

@@ -68,7 +68,7 @@ class DashboardTest {
       assertThat(page.headers().firstValue("Content-Security-Policy").orElse("")).contains("script-src 'self'").contains("frame-ancestors 'none'");
       assertThat(Http.send(HttpRequest.newBuilder(admin.base.resolve("/")).GET().build()).statusCode()).as("/ redirects").isIn(200, 302);
 
-      ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(CHROMEDRIVER.toFile()).usingAnyFreePort().build();
+      ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(CHROMEDRIVER.toFile()).usingPort(ephemeralPort()).build();
       ChromeOptions options = new ChromeOptions();
       options.setBinary(CHROMIUM.toFile());
       options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1100",
@@ -147,5 +147,15 @@ class DashboardTest {
     Files.createDirectories(target.getParent());
     Files.copy(shot.toPath(), target, StandardCopyOption.REPLACE_EXISTING);
     System.out.println("dashboard screenshot: " + target.toAbsolutePath());
+  }
+
+  /**
+   * A port the kernel picks from its ephemeral range: Selenium's own choice is a random port below that range,
+   * which may fall in the app port ranges of the tests (TestPorts) and be taken for a squatter there.
+   */
+  private static int ephemeralPort() throws java.io.IOException {
+    try (var s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
   }
 }

@@ -65,9 +65,9 @@ class ReadinessTest {
       squatter.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
       HttpResponse<String> r = request.get();
       assertThat(r.statusCode()).isEqualTo(503);
-      assertThat(r.body()).contains("is answered by a process outside this instance");
+      assertThat(r.body()).contains("answered by a process outside this instance");
       // the 503 may outrun the log line: the held requests are answered as the start fails, the line is written after
-      await().atMost(Duration.ofSeconds(5)).until(() -> berth.log("victim").contains("is answered by a process outside this instance"));
+      await().atMost(Duration.ofSeconds(5)).until(() -> berth.log("victim").contains("answered by a process outside this instance"));
       // Berth may have connected, but it sent nothing: the squatter reads end-of-stream (or a reset) at once
       squatter.setSoTimeout(2000);
       try (var conn = squatter.accept()) {
@@ -83,5 +83,30 @@ class ReadinessTest {
         assertThat(noConnection.getMessage()).as("Berth never connected (accept timed out)").contains("Accept");
       }
     }
+  }
+
+  @Test
+  void aSquatterThatLetsGoSoonCostsNoFailedStart() throws Exception {
+    berth = BerthFixture.start(dir, """
+        [apps.victim]
+        domains = ["victim.test"]
+        command = "@APP@"
+        directory = "app"
+        env = { START_DELAY_MS = "400" }
+        """);
+    CompletableFuture<HttpResponse<String>> request = CompletableFuture.supplyAsync(() -> Http.get(berth.port(), "victim.test", "/echo"));
+    Pattern starting = Pattern.compile("starting on port (\\d+)");
+    await().atMost(Duration.ofSeconds(5)).until(() -> starting.matcher(berth.log("victim")).find());
+    Matcher m = starting.matcher(berth.log("victim"));
+    assertThat(m.find()).isTrue();
+    int port = Integer.parseInt(m.group(1));
+    // a process holds the port for a moment (as one that is exiting may), and lets go before the app binds it
+    try (ServerSocket squatter = new ServerSocket()) {
+      squatter.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
+      await().atMost(Duration.ofSeconds(5)).until(() -> berth.log("victim").contains("waits up to 500ms for that process to let go"));
+    }
+    HttpResponse<String> r = request.get();
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    assertThat(berth.log("victim")).contains("ready: answered on port " + port);
   }
 }

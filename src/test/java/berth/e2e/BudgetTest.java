@@ -8,17 +8,15 @@ import berth.pool.InstanceStatus;
 import berth.testing.AdminHttp;
 import berth.testing.BerthFixture;
 import berth.testing.Http;
+import berth.testing.Load;
 import berth.testing.ProcCgroups;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -70,27 +68,18 @@ class BudgetTest {
   @Test
   void aFloodOnOneAppLeavesRoomForAnother() throws Exception {
     berth = BerthFixture.start(dir, app("flood", "max_instances = 4\nconcurrency = 1") + app("quiet", ""), Map.of("budget_instances", 2));
-    List<Integer> codes = new CopyOnWriteArrayList<>();
-    AtomicBoolean running = new AtomicBoolean(true);
-    List<Thread> clients = new ArrayList<>();
-    for (int c = 0; c < 6; c++) {
-      clients.add(Thread.ofVirtual().start(() -> {
-        while (running.get()) codes.add(Http.get(berth.port(), "flood.test", "/sleep?ms=200").statusCode());
-      }));
-    }
-    try {
+    Load flood = new Load(berth.port(), "flood.test", 6, "/sleep?ms=200");
+    try (flood) {
       await().atMost(Duration.ofSeconds(15)).until(() -> instances("flood").size() == 2);
       Thread.sleep(500);
       assertThat(instances("flood")).as("the budget caps the flood").hasSize(2);
       HttpResponse<String> r = Http.get(berth.port(), "quiet.test", "/pids");
       assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
       Thread.sleep(500);
-    } finally {
-      running.set(false);
-      for (Thread t : clients) t.join(Duration.ofSeconds(30));
     }
     // the flood's newest extra made room and drained: not one of its requests failed
-    assertThat(codes).hasSizeGreaterThan(20).containsOnly(200);
+    assertThat(flood.failures).isEmpty();
+    assertThat(flood.codes).hasSizeGreaterThan(20);
     assertThat(berth.log("flood")).contains("stopping to make room");
   }
 

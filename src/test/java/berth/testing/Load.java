@@ -13,7 +13,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Clients looping against one host through Berth until {@link #close()}, each on its path (round robin over
- * {@code paths}): every status code, every failure ({@code "503 <body>"}), every 200 body, and every pid that
+ * {@code paths}): every status code, every failure ({@code "503 <body>"}, or no response at all), every 200 body, and every pid that
  * answered (the test app puts its pid in the JSON of {@code /pids} and {@code /sleep}).
  */
 public final class Load implements AutoCloseable {
@@ -30,7 +30,13 @@ public final class Load implements AutoCloseable {
       String path = paths[c % paths.length];
       threads.add(Thread.ofVirtual().start(() -> {
         while (running.get()) {
-          HttpResponse<String> r = Http.get(port, host, path);
+          HttpResponse<String> r;
+          try {
+            r = Http.get(port, host, path);
+          } catch (RuntimeException e) { // a reset, a refused or a timed-out connection: a failure like any other
+            failures.add("no response: " + e);
+            continue;
+          }
           codes.add(r.statusCode());
           if (r.statusCode() != 200) {
             failures.add(r.statusCode() + " " + r.body());

@@ -194,6 +194,7 @@ public final class AdminServer {
   private ObjectNode health() {
     ObjectNode root = JsonNodeFactory.instance.objectNode();
     root.put("status", "ok");
+    root.put("pid", ProcessHandle.current().pid()); // lets berth doctor tell Berth's own listeners from a stranger's
     cluster.ifPresent(c -> root.put("node", c.name()));
     root.set("database", Views.database(store.health()));
     ArrayNode apps = root.putArray("apps");

@@ -235,9 +235,31 @@ public final class Doctor {
     return Check.ok("ports", "ports " + range + " for instances: outside the kernel's ephemeral ports");
   }
 
-  private static boolean isBerth(long pid) {
-    String cmdline = read(Path.of("/proc/" + pid + "/cmdline")).replace('\0', ' ');
-    return cmdline.contains("berth.Main") || cmdline.contains("berth.jar");
+  /**
+   * Whether {@code pid} is the Berth of this node config: its admin listener (the configured address, or the one
+   * {@code DATA/admin.url} names when the port is the kernel's choice) answers {@code /health} with that pid.
+   * Asked of Berth, never guessed from a process's name.
+   */
+  private boolean isBerth(long pid) {
+    String base;
+    if (config.admin().port() != 0) {
+      base = "http://" + (config.admin().host().contains(":") ? "[" + config.admin().host() + "]" : config.admin().host()) + ":" + config.admin().port();
+    } else {
+      base = read(config.dataDir().resolve("admin.url")).strip(); // written by the admin listener at start
+      if (base.isEmpty()) return false;
+    }
+    try (var client = java.net.http.HttpClient.newBuilder().connectTimeout(java.time.Duration.ofSeconds(1)).build()) {
+      var request = java.net.http.HttpRequest.newBuilder(java.net.URI.create(base.replaceAll("/+$", "") + "/health"))
+          .timeout(java.time.Duration.ofSeconds(2)).GET().build();
+      String body = client.send(request, java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+      var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(body);
+      return json.path("pid").asLong(-1) == pid;
+    } catch (IOException | IllegalArgumentException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
   }
 
   private Check data() {

@@ -58,6 +58,19 @@ class DoctorTest {
   }
 
   @Test
+  void aPortHeldByTheBerthOfThisConfigIsFineAndSaidToBeBerth() {
+    try (var running = berth.testing.BerthFixture.start(dir.resolve("running"), berth.testing.BerthFixture.app("web", ""))) {
+      ObjectNode f = flags(running.port());
+      f.put("admin", "127.0.0.1:" + running.berth.adminPort());
+      List<Check> checks = Doctor.examine(null, f);
+      long pid = ProcessHandle.current().pid();
+      assertThat(port(checks, "listen").status()).as(checks.toString()).isEqualTo(Check.Status.OK);
+      assertThat(port(checks, "listen").finding()).contains("in use by Berth itself (pid " + pid + ")");
+      assertThat(port(checks, "admin").finding()).contains("in use by Berth itself (pid " + pid + ")");
+    }
+  }
+
+  @Test
   void aFreePortIsFine() throws Exception {
     int free;
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {

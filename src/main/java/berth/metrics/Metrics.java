@@ -73,6 +73,7 @@ public final class Metrics implements Traffic, PoolEvents, AutoCloseable {
   private final InstantSource clock;
   private final Duration interval;
   private final Metering metering;
+  private final Store store;
   private final Map<String, AppMeters> apps = new ConcurrentHashMap<>();
   private final Map<Instance, Tracked> live = new ConcurrentHashMap<>();
   private final Counter[] unrouted = new Counter[AppMeters.CLASSES.length];
@@ -94,6 +95,7 @@ public final class Metrics implements Traffic, PoolEvents, AutoCloseable {
    */
   public Metrics(Store store, Duration interval, InstantSource clock, String version) {
     this.metering = new Metering(store);
+    this.store = store;
     this.interval = interval;
     this.clock = clock;
     this.lastFlush = clock.millis();
@@ -106,6 +108,11 @@ public final class Metrics implements Traffic, PoolEvents, AutoCloseable {
         .description("Client connections open now (plain and TLS)").register(registry);
     Gauge.builder("berth.routes", this, m -> m.router == null ? 0 : m.router.routes().size()).strongReference(true)
         .description("Routes (domains, with or without a path) in the route table").register(registry);
+    // a node cut off from its database serves with the catalog it last read, and says so here
+    Gauge.builder("berth.database.up", this, m -> m.store.health().up() ? 1 : 0).strongReference(true)
+        .description("1 while the last call to the database (the store) worked, 0 while it cannot be reached").register(registry);
+    Gauge.builder("berth.database.down", this, Metrics::databaseDownSeconds).baseUnit("seconds").strongReference(true)
+        .description("How long the database has been unreachable (0 while it can be reached)").register(registry);
     Gauge.builder("berth.apps", this, m -> m.appCount).strongReference(true).description("Apps in the catalog").register(registry);
     for (String state : List.of("starting", "ready", "stopping")) {
       Gauge.builder("berth.instances", this, m -> m.instances(state)).tag("state", state).strongReference(true)
@@ -365,6 +372,11 @@ public final class Metrics implements Traffic, PoolEvents, AutoCloseable {
     long sum = 0;
     for (Instance i : live.keySet()) if (!(i.state() instanceof Instance.Gone)) sum += i.app().memoryLimit();
     return sum;
+  }
+
+  private double databaseDownSeconds() {
+    Store.Health h = store.health();
+    return h.up() ? 0 : Math.max(0, clock.millis() - h.since().toEpochMilli()) / 1000.0;
   }
 
   private static double machineMemory() {

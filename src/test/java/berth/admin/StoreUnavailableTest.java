@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import berth.testing.AdminHttp;
 import berth.testing.BerthFixture;
+import berth.testing.Prom;
 import berth.testing.TestApp;
 import berth.testing.TestPostgres;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -43,6 +44,9 @@ class StoreUnavailableTest {
         JsonNode e = AdminHttp.json(r).path("error");
         assertThat(e.path("status").asInt()).isEqualTo(503);
         assertThat(e.path("message").asText()).startsWith("the database is unavailable, nothing was changed:").contains("berth.db");
+        Prom down = Prom.scrape(api);
+        assertThat(down.value("berth_database_up")).isEqualTo(0);
+        assertThat(down.value("berth_database_down_seconds")).isGreaterThan(0);
       } finally {
         locker.getOutputStream().close();
         assertThat(locker.waitFor(10, TimeUnit.SECONDS)).isTrue();
@@ -51,6 +55,9 @@ class StoreUnavailableTest {
       // once the lock is gone, writes work again (the connection in doubt was not kept)
       HttpResponse<String> again = api.post("/v1/apps", AdminHttp.app("late", command, dir.resolve("app"), ""));
       assertThat(again.statusCode()).as(again.body()).isEqualTo(201);
+      Prom up = Prom.scrape(api);
+      assertThat(up.value("berth_database_up")).isEqualTo(1);
+      assertThat(up.value("berth_database_down_seconds")).isEqualTo(0);
     }
   }
 

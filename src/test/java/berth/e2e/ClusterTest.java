@@ -230,6 +230,20 @@ class ClusterTest {
       assertThat(forged.statusCode()).isEqualTo(403);
       assertThat(forged.body()).contains("Berth-Hop header is for the nodes of a Berth cluster only");
     }
+    // a request a node marked as forwarded is served where it arrives, never forwarded again (one hop at most)
+    String marker;
+    try (var c = java.sql.DriverManager.getConnection(pg.url()); var q = c.createStatement().executeQuery("SELECT secret FROM cluster WHERE id = 1")) {
+      assertThat(q.next()).isTrue();
+      marker = q.getString(1);
+    } catch (java.sql.SQLException e) {
+      throw new IllegalStateException(e);
+    }
+    String other = NAMES.stream().filter(n -> !n.equals(owner)).findFirst().orElseThrow();
+    HttpResponse<String> hopped = get(nodes.get(other).port, "hello.test", "/echo", "Berth-Hop", marker);
+    assertThat(hopped.statusCode()).as(hopped.body()).isEqualTo(200);
+    assertThat(servedBy(hopped)).as("a marked request to %s, which does not own hello", other).isEqualTo(other);
+    assertThat(AdminHttp.json(hopped).path("headers").has("berth-hop")).isFalse();
+    appPids.add(AdminHttp.json(get(nodes.get(other).port, "hello.test", "/pids", "Berth-Hop", marker)).path("pid").asLong());
 
     // an app on every node is served where the request comes in
     HttpResponse<String> wide = admin("b").post("/v1/apps", AdminHttp.app("wide", command, dir.resolve("app"), "\"nodes\": 3"));
@@ -394,7 +408,7 @@ class ClusterTest {
   private Optional<Integer> startHaproxy() throws IOException {
     Path bin = Path.of("/usr/sbin/haproxy");
     if (!Files.isExecutable(bin)) {
-      System.out.println("cluster: HAProxy not installed (apt-get install haproxy): the load goes to the nodes directly");
+      System.out.println("cluster: SKIPPED the front part: HAProxy is not installed (apt-get install haproxy); the load goes to the nodes directly");
       return Optional.empty();
     }
     haproxyPort = 16_100 + TestPorts.first(0) / 1000 % 100;

@@ -171,10 +171,6 @@ public final class Supervisor {
   public Instance start(App app, int id, AppLog log) {
     int port = ports.take();
     Instance instance = new Instance(app, id, port, log);
-    instance.gone.whenComplete((exit, err) -> {
-      int p = instance.port(); // the one it ended with: the start thread may have traded the first one
-      if (p > 0) ports.release(p);
-    });
     if (port < 0) {
       failBeforeSpawn(instance, "no free port in the range Berth may use");
       return instance;
@@ -610,7 +606,7 @@ public final class Supervisor {
     return tree.awaitEmpty(Duration.between(Instant.now(), deadline));
   }
 
-  private static void finish(Instance instance, Exit exit) {
+  private void finish(Instance instance, Exit exit) {
     Tree tree = instance.tree;
     if (tree != null) {
       instance.finalCpuNanos = tree.cpuNanos(); // the cgroup's account goes with it: read it last, for metering
@@ -618,13 +614,20 @@ public final class Supervisor {
     }
     instance.moveTo(new Instance.Gone(Instant.now(), exit));
     fail(instance, instance.failure(StartFailure.Step.WAIT_READY, "was stopped before it answered"));
-    instance.gone.complete(exit);
+    gone(instance, exit);
   }
 
-  private static void failBeforeSpawn(Instance instance, String reason) {
+  private void failBeforeSpawn(Instance instance, String reason) {
     fail(instance, instance.failure(StartFailure.Step.SPAWN, reason));
     instance.moveTo(new Instance.Gone(Instant.now(), new Exit(-1, 0)));
-    instance.gone.complete(new Exit(-1, 0));
+    gone(instance, new Exit(-1, 0));
+  }
+
+  /** The port goes back to the range before anyone waiting on {@link Instance#gone()} hears of it. */
+  private void gone(Instance instance, Exit exit) {
+    int p = instance.port(); // the one it ended with: the start thread may have traded the first one
+    if (p > 0) ports.release(p);
+    instance.gone.complete(exit);
   }
 
   private static void fail(Instance instance, StartFailure failure) {

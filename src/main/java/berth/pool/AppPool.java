@@ -104,6 +104,8 @@ public final class AppPool {
   private Change change;
   /** Queued in the budget for a seat; with its time-out. */
   private ScheduledFuture<?> seatWait;
+  /** When the wait for a seat began ({@link System#nanoTime()}): the start it grants was asked for then. */
+  private long seatAskedNanos;
   private long scaleRetryAt = System.nanoTime();
   /** An operator stopped the app: min_instances are not kept until its next request or start. */
   private boolean held;
@@ -246,6 +248,7 @@ public final class AppPool {
       if (s.inFlight == 0) supervisor.stop(s.instance, s.retiring);
     } else if (s.isServing && s.inFlight == 0 && closed == null) {
       scheduleIdleCheckLocked(app.idleTimeout());
+      budget.instanceIdle(this);
     }
     if (drained != null && inFlightLocked() == 0) drained.complete(null);
   }
@@ -540,7 +543,7 @@ public final class AppPool {
         Need need = !waiters.isEmpty() && starting.isEmpty() && serving.isEmpty() ? Need.HELD
             : !held && serving.size() + starting.size() < app.minInstances() ? Need.MINIMUM : null;
         if (need != null) {
-          spawnLocked(seat, need);
+          spawnLocked(seat, need, seatAskedNanos);
           used = true;
           if (need == Need.MINIMUM) keepMinimumLocked();
         }
@@ -709,19 +712,20 @@ public final class AppPool {
         scaleRetryAt = System.nanoTime() + SCALE_RETRY_NANOS;
       } else if (seatWait == null) {
         log.berth(0, "waiting for room in the node's budget (" + budget.describe() + ")");
+        seatAskedNanos = System.nanoTime();
         seatWait = timer.schedule(this::seatTimedOut, app.startTimeout().toMillis(), TimeUnit.MILLISECONDS);
       }
       return null;
     }
-    return spawnLocked(seat, need);
+    return spawnLocked(seat, need, System.nanoTime());
   }
 
   /**
    * Spawns an instance into {@code starting}. The slot takes its role before the callbacks are attached: a start
    * can fail before {@code supervisor.start} returns, and then they run at once, here, under this lock.
    */
-  private Slot spawnLocked(Budget.Seat seat, Need need) {
-    Slot slot = new Slot(this, supervisor.start(app, ids.getAsInt(), log), seat, clock.instant());
+  private Slot spawnLocked(Budget.Seat seat, Need need, long askedNanos) {
+    Slot slot = new Slot(this, supervisor.start(app, ids.getAsInt(), log, askedNanos), seat, clock.instant());
     events.started(slot.instance, /* forRequests= */ need == Need.HELD);
     seat.slot = slot;
     starting.add(slot);

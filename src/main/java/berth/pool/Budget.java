@@ -39,6 +39,8 @@ public final class Budget {
   private final Set<Seat> seats = new LinkedHashSet<>();
   /** Pools waiting for a seat, first come first served; each at most once, with what its app expects to use. */
   private final LinkedHashMap<AppPool, Want> waiting = new LinkedHashMap<>();
+  /** {@code !waiting.isEmpty()}, for {@link #instanceIdle} to read without the lock on every request's release. */
+  private volatile boolean someoneWaits;
   /** Seats whose instance is being stopped to make room. */
   private final Set<Seat> evicting = new LinkedHashSet<>();
   /** Per app, the most memory one of its instances used. */
@@ -85,6 +87,7 @@ public final class Budget {
     boolean queuedAhead = !waiting.isEmpty() && !(waiting.size() == 1 && waiting.containsKey(pool));
     if (fits(expected) && !queuedAhead) {
       waiting.remove(pool);
+      someoneWaits = !waiting.isEmpty();
       return seat(pool, app, expected);
     }
     if (extra) {
@@ -92,6 +95,7 @@ public final class Budget {
       return null;
     }
     waiting.putIfAbsent(pool, new Want(app, memoryLimit));
+    someoneWaits = true;
     makeRoom(pool, /* preempt= */ true);
     return null;
   }
@@ -103,7 +107,21 @@ public final class Budget {
 
   /** {@code pool} no longer waits (it gave up, or it closed); false if a seat was granted to it meanwhile. */
   synchronized boolean cancel(AppPool pool) {
-    return waiting.remove(pool) != null;
+    boolean was = waiting.remove(pool) != null;
+    someoneWaits = !waiting.isEmpty();
+    return was;
+  }
+
+  /**
+   * An instance of {@code pool} has just finished its last request in flight: if another app waits for a seat,
+   * it may be the idle instance that makes room now, rather than at the waiter's {@code start_timeout}. Called
+   * under the pool's lock, after every request: without a waiter, one volatile read.
+   */
+  void instanceIdle(AppPool pool) {
+    if (!someoneWaits) return;
+    synchronized (this) {
+      if (!waiting.isEmpty() && !waiting.containsKey(pool)) makeRoom(null, true);
+    }
   }
 
   /** The instance of {@code seat} is gone (or was never spawned): its place goes to the first pool waiting. */
@@ -128,6 +146,7 @@ public final class Budget {
         it.remove();
         granted.add(Map.entry(w.getKey(), seat(w.getKey(), w.getValue().app(), expected)));
       }
+      someoneWaits = !waiting.isEmpty();
       if (!waiting.isEmpty()) makeRoom(null, true);
     }
     for (var g : granted) executor.execute(() -> g.getKey().seatGranted(g.getValue()));

@@ -66,14 +66,15 @@ public final class Instance implements berth.logs.Tagged {
   /** The kernel killed a process of it for want of memory (set when it ended on its own). */
   private volatile boolean oomKilled;
   /** Its start's steps ({@link StartTimes}); set by the start thread, read by anyone. */
-  private final long askedNanos = System.nanoTime();
+  private final long askedNanos;
   volatile long spawningNanos;
   volatile long spawnedNanos;
   volatile long readyNanos;
   /** CPU time of its whole tree, read just before its cgroup was removed; -1 until then. */
   volatile long finalCpuNanos = -1;
 
-  Instance(App app, int id, int port, AppLog log) {
+  Instance(App app, int id, int port, AppLog log, long askedNanos) {
+    this.askedNanos = askedNanos;
     this.launched = app;
     this.app = app;
     this.id = id;

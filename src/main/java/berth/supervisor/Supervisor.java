@@ -169,8 +169,17 @@ public final class Supervisor {
    * to the range when the instance is gone.
    */
   public Instance start(App app, int id, AppLog log) {
+    return start(app, id, log, System.nanoTime());
+  }
+
+  /**
+   * {@link #start(App, int, AppLog)} for an instance asked for at {@code askedNanos} ({@link System#nanoTime()}),
+   * before this call: its queued phase ({@link StartTimes}) counts from then, e.g. the wait for a seat in the
+   * node's budget.
+   */
+  public Instance start(App app, int id, AppLog log, long askedNanos) {
     int port = ports.take();
-    Instance instance = new Instance(app, id, port, log);
+    Instance instance = new Instance(app, id, port, log, askedNanos);
     if (port < 0) {
       failBeforeSpawn(instance, "no free port in the range Berth may use");
       return instance;
@@ -250,7 +259,7 @@ public final class Supervisor {
     instance.spawnedNanos = System.nanoTime();
     // written after the spawn, which is on every cold start's critical path
     instance.note("starting on port " + instance.port() + (as == null ? "" : " as " + as.name()) + " (pid " + pid + ", spawned "
-        + Instance.tenths(Duration.between(instance.created(), Instant.now())) + " after the start was asked for): /bin/sh -c "
+        + Instance.tenths(Duration.ofNanos(instance.spawnedNanos - instance.startTimes().asked())) + " after the start was asked for): /bin/sh -c "
         + command + (app.launch().command() == null ? " (the web: line of " + Procfile.NAME + ")" : ""));
     tree.leader(pid);
     boolean wanted = instance.spawned(pid);

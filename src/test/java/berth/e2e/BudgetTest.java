@@ -10,6 +10,7 @@ import berth.testing.BerthFixture;
 import berth.testing.Http;
 import berth.testing.Load;
 import berth.testing.ProcCgroups;
+import berth.testing.Prom;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -99,6 +100,31 @@ class BudgetTest {
     // once a is idle, b gets its room by stopping it
     assertThat(Http.get(berth.port(), "b.test", "/pids").statusCode()).isEqualTo(200);
     await().atMost(Duration.ofSeconds(5)).until(() -> instances("a").isEmpty());
+  }
+
+  @Test
+  void aWaitingAppGetsItsRoomWhenABusyInstanceGoesIdleAndItsColdStartCountsTheWait() throws Exception {
+    berth = BerthFixture.start(dir, app("a", "") + app("b", "start_timeout = \"30s\""), Map.of("budget_instances", 1));
+    CompletableFuture<HttpResponse<String>> busy = async(berth, "a.test", "/sleep?ms=1500");
+    await().atMost(Duration.ofSeconds(10)).until(() -> !instances("a").isEmpty() && instances("a").getFirst().inFlight() == 1);
+    long t0 = System.nanoTime();
+    HttpResponse<String> r = Http.get(berth.port(), "b.test", "/pids");
+    double waited = (System.nanoTime() - t0) / 1e9;
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    assertThat(busy.get(10, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+    // a's instance was stopped as soon as its request ended, not when b's start_timeout ran out
+    assertThat(waited).as("held while a was busy, not for start_timeout").isBetween(0.5, 15.0);
+    assertThat(instances("a")).isEmpty();
+    assertThat(berth.log("b")).contains("waiting for room in the node's budget");
+    // the wait for the seat is the cold start's queued phase, and the phases still add up to the whole
+    Prom p = Prom.scrape(new AdminHttp(dir.resolve("data")));
+    double queued = p.value("berth_app_cold_start_phase_seconds_sum", "app", "b", "phase", "queued");
+    assertThat(queued).as("queued").isGreaterThan(0.4).isLessThanOrEqualTo(waited);
+    double phases = 0;
+    for (String phase : new String[] {"queued", "spawning", "booting", "responding"}) {
+      phases += p.value("berth_app_cold_start_phase_seconds_sum", "app", "b", "phase", phase);
+    }
+    assertThat(phases).isCloseTo(p.value("berth_app_cold_start_seconds_sum", "app", "b"), org.assertj.core.data.Offset.offset(0.0005));
   }
 
   @Test

@@ -74,6 +74,29 @@ class ScaleTest {
   }
 
   @Test
+  void burstsMoreOftenThanIdleTimeoutKeepTheExtrasInsteadOfStartingThemEachTime() throws Exception {
+    berth = BerthFixture.start(dir, web("@APP@", "max_instances = 3\nconcurrency = 1\nidle_timeout = \"3s\""));
+    java.util.Set<Long> pids = new java.util.HashSet<>();
+    for (int b = 0; b < 6; b++) {
+      Load burst = new Load(berth.port(), "web.test", 4, "/sleep?ms=150");
+      try (burst) {
+        if (b == 0) await().atMost(Duration.ofSeconds(15)).until(() -> serving().size() == 3);
+        Thread.sleep(600);
+      }
+      assertThat(burst.failures).as("burst %d", b).isEmpty();
+      pids.addAll(burst.pids);
+      Thread.sleep(1000); // quiet, for less than idle_timeout
+      assertThat(serving()).as("after burst %d, the extras are kept for the next", b).hasSize(3);
+    }
+    assertThat(pids).as("the same three instances served every burst").hasSize(3);
+    String log = berth.log("web");
+    assertThat(log.split("scaling out", -1)).as("extras started once, in the first burst").hasSize(3);
+    assertThat(log).doesNotContain("idle for");
+    // quiet for longer than idle_timeout: they stop, then the app scales to zero
+    await().atMost(Duration.ofSeconds(15)).until(() -> berth.berth.pool().instances("web").isEmpty());
+  }
+
+  @Test
   void minInstancesStartWithBerthAndAgainAfterACrash() throws Exception {
     berth = BerthFixture.start(dir, web("@APP@", "min_instances = 2\nmax_instances = 2\nidle_timeout = \"1s\""));
     await().atMost(Duration.ofSeconds(15)).until(() -> serving().size() == 2);

@@ -104,8 +104,12 @@ final class Exchange {
   private long bytesOut;
   private boolean logged;
 
-  /** Armed once the whole request is with the app, until its answer begins (router.request_timeout). */
-  private io.netty.util.concurrent.ScheduledFuture<?> answerTimer;
+  /**
+   * Armed once the whole request is with the app, until its answer begins (router.request_timeout): a deadline
+   * its {@link Front} keeps, with no timer of its own per request.
+   */
+  private boolean answerArmed;
+  private long answerTimeoutMs;
 
   /**
    * @param route where it goes: the app, and the path prefix matched (the app sees the path below it)
@@ -364,22 +368,26 @@ final class Exchange {
   }
 
   private void armAnswerTimer() {
-    if (answerTimer != null || responseStarted || tunnel) return;
+    if (answerArmed || responseStarted || tunnel) return;
     // another node may have to start the app first: it answers 503 itself if the start fails
-    long ms = (route.requestTimeout() != null ? route.requestTimeout() : front.config().requestTimeout()).toMillis()
+    answerTimeoutMs = (route.requestTimeout() != null ? route.requestTimeout() : front.config().requestTimeout()).toMillis()
         + (upstream instanceof Upstream.Peer ? route.startTimeout().toMillis() : 0);
-    answerTimer = client.eventLoop().schedule(() -> {
-      answerTimer = null;
-      if (!done && !responseStarted) {
-        fail(ErrorPages.gatewayTimeout(appName, "did not answer within " + ms / 1000.0 + " s (request_timeout)"));
-      }
-    }, ms, java.util.concurrent.TimeUnit.MILLISECONDS);
+    answerArmed = true;
+    front.awaitAnswer(this, java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(answerTimeoutMs));
+  }
+
+  /** Its request has been with the app for request_timeout and no answer began ({@link Front#awaitAnswer}). */
+  void answerTimedOut() {
+    answerArmed = false;
+    if (!done && !responseStarted) {
+      fail(ErrorPages.gatewayTimeout(appName, "did not answer within " + answerTimeoutMs / 1000.0 + " s (request_timeout)"));
+    }
   }
 
   private void cancelAnswerTimer() {
-    if (answerTimer != null) {
-      answerTimer.cancel(false);
-      answerTimer = null;
+    if (answerArmed) {
+      answerArmed = false;
+      front.answered(this);
     }
   }
 

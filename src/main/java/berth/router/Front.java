@@ -48,6 +48,15 @@ final class Front extends ChannelInboundHandlerAdapter {
   /** Bytes of a request head have arrived, and not yet the whole head. */
   private boolean headPending;
   private io.netty.util.concurrent.ScheduledFuture<?> headTimer;
+  /**
+   * The exchange whose request is with its app and not answered yet, and its deadline (System.nanoTime). One check
+   * at a time is scheduled per connection and re-armed when it finds a later deadline, so a request costs two
+   * field writes, not a timer scheduled and cancelled in the event loop's queue.
+   */
+  private Exchange awaitingAnswer;
+  private long answerDeadline;
+  private io.netty.util.concurrent.ScheduledFuture<?> answerCheck;
+  private long answerCheckAt;
   private long lastRead = System.nanoTime();
   private boolean anyRequest;
 
@@ -98,6 +107,40 @@ final class Front extends ChannelInboundHandlerAdapter {
     } else if (queued.isEmpty()) {
       ctx.close(); // connected, and said nothing
     }
+  }
+
+  /** {@code exchange}'s request is with its app: its answer must begin within {@code nanos} ({@link Exchange#answerTimedOut}). */
+  void awaitAnswer(Exchange exchange, long nanos) {
+    awaitingAnswer = exchange;
+    answerDeadline = System.nanoTime() + nanos;
+    if (answerCheck != null && answerCheckAt - answerDeadline > 0) { // a shorter request_timeout than the last one's
+      answerCheck.cancel(false);
+      answerCheck = null;
+    }
+    if (answerCheck == null) scheduleAnswerCheck(nanos);
+  }
+
+  /** {@code exchange}'s answer began, or it ended: no deadline now. The check under way, if any, finds none. */
+  void answered(Exchange exchange) {
+    if (awaitingAnswer == exchange) awaitingAnswer = null;
+  }
+
+  private void scheduleAnswerCheck(long nanos) {
+    answerCheckAt = System.nanoTime() + nanos;
+    answerCheck = ctx.executor().schedule(this::checkAnswer, nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+  }
+
+  private void checkAnswer() {
+    answerCheck = null;
+    Exchange x = awaitingAnswer;
+    if (x == null) return; // the next request's arms a new check
+    long left = answerDeadline - System.nanoTime();
+    if (left > 0) {
+      scheduleAnswerCheck(left);
+      return;
+    }
+    awaitingAnswer = null;
+    x.answerTimedOut();
   }
 
   private void cancelHeadTimer() {
@@ -268,6 +311,9 @@ final class Front extends ChannelInboundHandlerAdapter {
   public void channelInactive(ChannelHandlerContext ctx) {
     closing = true;
     cancelHeadTimer();
+    awaitingAnswer = null;
+    if (answerCheck != null) answerCheck.cancel(false);
+    answerCheck = null;
     if (current != null) {
       current.clientClosed();
       current = null;

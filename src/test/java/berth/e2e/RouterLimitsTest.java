@@ -129,6 +129,36 @@ class RouterLimitsTest {
   }
 
   @Test
+  void onOneConnectionEachRequestHasItsOwnAppsRequestTimeout() throws Exception {
+    try (Socket s = new Socket("127.0.0.1", berth.port())) {
+      s.setSoTimeout(8000);
+      InputStream in = s.getInputStream();
+      // quick answers first (small: request_timeout 5s), then a slow one to echo (the router's 1s) on the same connection
+      for (int i = 0; i < 3; i++) {
+        s.getOutputStream().write("GET /sleep?ms=10 HTTP/1.1\r\nHost: small.test\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        assertThat(readResponse(in)).startsWith("HTTP/1.1 200");
+      }
+      long t0 = System.nanoTime();
+      s.getOutputStream().write("GET /sleep?ms=4000 HTTP/1.1\r\nHost: echo.test\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      assertThat(readResponse(in)).startsWith("HTTP/1.1 504").contains("request_timeout");
+      assertThat((System.nanoTime() - t0) / 1_000_000).as("echo's 1s, not small's 5s").isBetween(900L, 3500L);
+    }
+  }
+
+  /** One response with a Content-Length body, head and body. */
+  private static String readResponse(InputStream in) throws IOException {
+    StringBuilder head = new StringBuilder();
+    while (!head.toString().endsWith("\r\n\r\n")) {
+      int b = in.read();
+      if (b < 0) throw new IOException("closed after " + head);
+      head.append((char) b);
+    }
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
+    byte[] body = in.readNBytes(m.find() ? Integer.parseInt(m.group(1)) : 0);
+    return head + new String(body, StandardCharsets.UTF_8);
+  }
+
+  @Test
   void bodiesOverMaxBodySizeGet413() throws Exception {
     RawHttp.Answer declared = RawHttp.exchange(berth.port(), "POST /upload HTTP/1.1\r\nHost: small.test\r\nContent-Length: 5000\r\n\r\n", 2000);
     assertThat(declared.status()).isEqualTo(413);

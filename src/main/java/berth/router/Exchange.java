@@ -278,9 +278,9 @@ final class Exchange {
     headSent = true;
     prepareRequest();
     aimRequest();
-    ch.write(request);
+    ch.write(request, ch.voidPromise());
     if (early != null) {
-      for (HttpContent c; (c = early.poll()) != null; ) ch.write(c);
+      for (HttpContent c; (c = early.poll()) != null; ) ch.write(c, ch.voidPromise());
       early = null;
     }
     requestSent = requestRead;
@@ -352,13 +352,13 @@ final class Exchange {
     }
     if (last) requestRead = true;
     if (!headSent) {
-      if (early == null) early = new ArrayDeque<>();
+      if (early == null) early = new ArrayDeque<>(2);
       early.add(c);
       earlyBytes += c.content().readableBytes();
       if (app != null && mayStartSending()) sendHead();
       else if (earlyBytes >= MAX_EARLY_BYTES) front.updateReading();
     } else {
-      app.write(c);
+      app.write(c, app.voidPromise());
       if (last) {
         requestSent = true;
         armAnswerTimer();
@@ -462,7 +462,7 @@ final class Exchange {
       status = code;
       if (waitedFor != null && upstream instanceof Upstream.Local(Lease l) && l == waitedFor) traffic.firstResponse(l.instance(), answered);
       cancelAnswerTimer();
-      client.write(response);
+      client.write(response, client.voidPromise());
       if (!(msg instanceof HttpContent)) return;
     }
     if (msg instanceof HttpContent c) {
@@ -483,7 +483,7 @@ final class Exchange {
         return;
       }
       bytesOut += c.content().readableBytes();
-      client.write(c);
+      client.write(c, client.voidPromise());
       if (last) {
         finish();
       } else if (!client.isWritable()) {
@@ -526,7 +526,7 @@ final class Exchange {
       ReferenceCountUtil.release(msg);
       return;
     }
-    to.write(msg);
+    to.write(msg, to.voidPromise());
     if (!to.isWritable()) from.config().setAutoRead(false);
   }
 

@@ -11,7 +11,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * extended; from anyone else they are replaced, so an app can rely on them.
  */
 final class Forwarding {
-  private static final char[] HEX = "0123456789abcdef".toCharArray();
+  private static final byte[] HEX = "0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
   // AsciiString names: their case-insensitive hash is computed once, not on every request
   private static final AsciiString FOR = AsciiString.cached("X-Forwarded-For");
   private static final AsciiString PROTO = AsciiString.cached("X-Forwarded-Proto");
@@ -63,13 +63,13 @@ final class Forwarding {
   }
 
   /** 16 random hex digits: unique enough to find one request in the logs, cheap enough for every request. */
-  static String requestId() {
+  static AsciiString requestId() {
     long v = ThreadLocalRandom.current().nextLong();
-    char[] out = new char[16];
+    byte[] out = new byte[16];
     for (int i = 15; i >= 0; i--) {
       out[i] = HEX[(int) (v & 0xF)];
       v >>>= 4;
     }
-    return new String(out);
+    return new AsciiString(out, false); // the array is the string's own: no copy
   }
 }

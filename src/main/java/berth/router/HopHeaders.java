@@ -2,7 +2,6 @@ package berth.router;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -18,17 +17,29 @@ final class HopHeaders {
 
   /** Removes the hop-by-hop headers from {@code headers}, in place. */
   static void strip(HttpHeaders headers) {
-    if (headers.contains(HttpHeaderNames.CONNECTION)) { // no list to build for the many messages without one
-      List<String> connection = headers.getAll(HttpHeaderNames.CONNECTION);
-      List<String> named = new ArrayList<>(2);
-      for (String value : connection) {
-        for (String token : value.split(",")) {
-          String t = token.strip();
-          if (!t.isEmpty()) named.add(t);
-        }
-      }
-      named.forEach(headers::remove);
+    if (headers.contains(HttpHeaderNames.CONNECTION)) { // the many messages without one pay for no list
+      for (String value : headers.getAll(HttpHeaderNames.CONNECTION)) removeNamed(headers, value);
     }
     for (CharSequence name : FIXED) headers.remove(name);
+  }
+
+  /** Removes each header a Connection value names (a comma-separated list of tokens; {@code keep-alive} is in FIXED). */
+  private static void removeNamed(HttpHeaders headers, String value) {
+    int n = value.length();
+    for (int i = 0; i < n; ) {
+      int end = value.indexOf(',', i);
+      if (end < 0) end = n;
+      int from = i;
+      int to = end;
+      while (from < to && isSpace(value.charAt(from))) from++;
+      while (to > from && isSpace(value.charAt(to - 1))) to--;
+      boolean keepAlive = to - from == 10 && value.regionMatches(true, from, "keep-alive", 0, 10);
+      if (to > from && !keepAlive) headers.remove(value.substring(from, to));
+      i = end + 1;
+    }
+  }
+
+  private static boolean isSpace(char c) {
+    return c == ' ' || c == '\t';
   }
 }

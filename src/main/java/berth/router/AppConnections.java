@@ -9,7 +9,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
@@ -47,7 +46,7 @@ final class AppConnections {
           protected void initChannel(Channel ch) {
             ch.pipeline().addLast(
                 new IdleStateHandler(IDLE_SECONDS, 0, 0, TimeUnit.SECONDS), // read idle: no promise per write
-                new HttpClientCodec(new HttpDecoderConfig().setMaxHeaderSize(64 * 1024).setMaxChunkSize(64 * 1024), false, false),
+                new AppCodec(new HttpDecoderConfig().setMaxHeaderSize(64 * 1024).setMaxChunkSize(64 * 1024)),
                 new Back());
           }
         });
@@ -88,6 +87,10 @@ final class AppConnections {
 
   static void attach(Channel ch, Exchange exchange) {
     ch.pipeline().get(Back.class).exchange = exchange;
+  }
+
+  static AppCodec codec(Channel ch) {
+    return ch.pipeline().get(AppCodec.class);
   }
 
   /** The app side of one connection: hands what the app sends to the exchange using the connection. */

@@ -278,6 +278,8 @@ final class Exchange {
     headSent = true;
     prepareRequest();
     aimRequest();
+    // the answer may come as bytes when they can go to the client as they are: HTTP/1.1 kept alive, no upgrade
+    AppConnections.codec(ch).expect(head, front.takesRaw() && keepAlive && !http10 && upgrade == null);
     ch.write(request, ch.voidPromise());
     if (early != null) {
       for (HttpContent c; (c = early.poll()) != null; ) ch.write(c, ch.voidPromise());
@@ -421,6 +423,20 @@ final class Exchange {
       relay(msg, client, app);
       return;
     }
+    if (msg instanceof AppCodec.RawHead raw) {
+      rawResponse(raw);
+      return;
+    }
+    if (msg instanceof io.netty.buffer.ByteBuf part) { // of a raw response's body
+      bytesOut += part.readableBytes();
+      front.writeRaw(part, false);
+      if (!client.isWritable()) app.config().setAutoRead(false);
+      return;
+    }
+    if (msg == AppCodec.RAW_END) {
+      finish();
+      return;
+    }
     if (msg instanceof HttpResponse response) {
       if (response.decoderResult().isFailure()) {
         ReferenceCountUtil.release(msg);
@@ -492,6 +508,23 @@ final class Exchange {
     }
   }
 
+  /** A plain response, as bytes (see {@link AppCodec}): the head (with the body, if it came whole) goes out as it is. */
+  private void rawResponse(AppCodec.RawHead raw) {
+    appKeepAlive = !raw.close;
+    responseStarted = true;
+    answered = System.nanoTime();
+    status = raw.status;
+    if (waitedFor != null && upstream instanceof Upstream.Local(Lease l) && l == waitedFor) traffic.firstResponse(l.instance(), answered);
+    cancelAnswerTimer();
+    front.writeRaw(raw.content(), true);
+    if (raw.complete) {
+      bytesOut += raw.bodyLength;
+      finish();
+    } else if (!client.isWritable()) {
+      app.config().setAutoRead(false);
+    }
+  }
+
   /**
    * From here both connections carry the new protocol's bytes: the HTTP codecs leave both pipelines (what
    * they had read but not decoded is passed on as bytes), and so do the idle timers (a quiet WebSocket is not
@@ -501,7 +534,7 @@ final class Exchange {
     tunnel = true;
     client.pipeline().remove(ServerCodec.class);
     client.pipeline().remove(io.netty.handler.timeout.IdleStateHandler.class);
-    app.pipeline().remove(io.netty.handler.codec.http.HttpClientCodec.class);
+    app.pipeline().remove(AppCodec.class);
     app.pipeline().remove(io.netty.handler.timeout.IdleStateHandler.class);
     front.updateReading();
   }

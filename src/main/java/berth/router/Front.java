@@ -58,6 +58,9 @@ final class Front extends ChannelInboundHandlerAdapter {
   private io.netty.util.concurrent.ScheduledFuture<?> answerCheck;
   private long answerCheckAt;
   private long lastRead = System.nanoTime();
+  /** HTTP/1.x: the codec, and its context, through which an app's response bytes go to the client as they are. */
+  private ServerCodec codec;
+  private ChannelHandlerContext rawOut;
   private boolean anyRequest;
 
   /** {@code tls}: the client's connection is TLS (so what it asked for was {@code https}). */
@@ -75,9 +78,22 @@ final class Front extends ChannelInboundHandlerAdapter {
       trustedClient = router.config().trusted(remote.getAddress());
     }
     if (ctx.channel().localAddress() instanceof InetSocketAddress local) localPort = Integer.toString(local.getPort());
+    codec = ctx.pipeline().get(ServerCodec.class); // none on an HTTP/2 stream
+    rawOut = codec == null ? null : ctx.pipeline().context(codec);
     // a new connection owes its first request head within header_timeout: its first bytes arm the head timer (see
     // channelReadComplete), and one that sends nothing at all is closed by the idle check (no timer per connection)
     ctx.fireChannelActive();
+  }
+
+  /** Whether an app's response may be written to this client as bytes ({@link #writeRaw}): HTTP/1.x. */
+  boolean takesRaw() {
+    return rawOut != null;
+  }
+
+  /** Writes bytes of an app's response past the HTTP encoder; {@code head}: they begin a final response. */
+  void writeRaw(Object bytes, boolean head) {
+    if (head) codec.answeredRaw();
+    rawOut.write(bytes, rawOut.voidPromise());
   }
 
   AccessLog accessLog() {

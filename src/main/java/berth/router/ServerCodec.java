@@ -117,6 +117,11 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Decoder
     return null;
   }
 
+  /** A final response goes to the client as bytes, past the encoder: its request is answered all the same. */
+  void answeredRaw() {
+    methods.poll();
+  }
+
   final class Encoder extends HttpResponseEncoder {
     @Override
     protected boolean isContentAlwaysEmpty(HttpResponse msg) {

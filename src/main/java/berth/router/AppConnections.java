@@ -15,6 +15,7 @@ import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -34,8 +35,14 @@ final class AppConnections {
 
   private final Bootstrap bootstrap;
   private final Map<Object, ArrayDeque<Channel>> idle = new HashMap<>();
+  private final EventLoop loop;
+  /** Channels with writes to flush once the loop has handled every connection that was ready (see {@link #flushSoon}). */
+  private ArrayList<Channel> toFlush = new ArrayList<>();
+  private ArrayList<Channel> flushing = new ArrayList<>();
+  private final Runnable flushAll = this::flushAll;
 
   AppConnections(EventLoop loop, Class<? extends Channel> channelClass, int connectTimeoutMillis) {
+    this.loop = loop;
     this.bootstrap = new Bootstrap()
         .group(loop)
         .channel(channelClass)
@@ -50,6 +57,24 @@ final class AppConnections {
                 new Back());
           }
         });
+  }
+
+  /**
+   * Flushes {@code ch} after the event loop has handled all the connections that were ready with it, so a
+   * burst of requests reaches the apps (and a burst of answers the clients) as one burst, waking each reader
+   * once rather than once per message.
+   */
+  void flushSoon(Channel ch) {
+    if (toFlush.isEmpty()) loop.execute(flushAll);
+    toFlush.add(ch);
+  }
+
+  private void flushAll() {
+    ArrayList<Channel> now = toFlush;
+    toFlush = flushing;
+    flushing = now;
+    for (int i = 0; i < now.size(); i++) now.get(i).flush();
+    now.clear();
   }
 
   /** A pooled connection to {@code upstream}, or null. */

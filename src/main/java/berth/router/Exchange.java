@@ -286,7 +286,7 @@ final class Exchange {
       early = null;
     }
     requestSent = requestRead;
-    ch.flush();
+    connections.flushSoon(ch);
     if (requestSent) armAnswerTimer();
     front.updateReading();
   }
@@ -399,7 +399,7 @@ final class Exchange {
   }
 
   void flushToApp() {
-    if (headSent && app != null) app.flush();
+    if (headSent && app != null) connections.flushSoon(app);
   }
 
   /** Whether the client connection should be read now (its data has somewhere to go). */
@@ -586,7 +586,7 @@ final class Exchange {
   }
 
   void flushToClient() {
-    client.flush();
+    connections.flushSoon(client);
   }
 
   void clientWritabilityChanged() {

@@ -294,7 +294,7 @@ final class Front extends ChannelInboundHandlerAdapter {
       ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
       return;
     }
-    ctx.flush();
+    connections.flushSoon(ctx.channel());
     next();
   }
 

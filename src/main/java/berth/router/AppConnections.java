@@ -46,7 +46,7 @@ final class AppConnections {
     this.bootstrap = new Bootstrap()
         .group(loop)
         .channel(channelClass)
-        .option(ChannelOption.TCP_NODELAY, true)
+        // TCP_NODELAY: Netty's socket channels set it themselves (setting it here too is a second system call)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
         .handler(new ChannelInitializer<>() {
           @Override

@@ -203,7 +203,7 @@ public final class Router {
           .channel(serverChannel)
           .option(ChannelOption.SO_BACKLOG, 4096)
           .option(ChannelOption.SO_REUSEADDR, true)
-          .childOption(ChannelOption.TCP_NODELAY, true)
+          // no TCP_NODELAY child option: Netty's socket channels set it on every accepted socket already
           .childHandler(new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {

@@ -12,7 +12,7 @@
 # Each round runs every profile and every target, in an order rotated from round to round.
 #
 # Knobs (env): ROUNDS=3 DURATION=8 (s per measured wrk run) WARMUP=2 (s per target, not recorded)
-#   BERTH_WARMUP=10 (s, Berth's warm-up: JIT) PROFILES="64 256 64:1m 64:close" (wrk -c, then :1m for a 1 MiB
+#   BERTH_WARMUP=20 (s, Berth's warm-up for its JIT, shared among the profiles) PROFILES="64 256 64:1m 64:close" (wrk -c, then :1m for a 1 MiB
 #   response, :close for a new connection per request) THREADS=1 (wrk -t)
 #   IDLE_CONNS=9000: after the rounds, that many idle keep-alive connections are held to each proxy
 #     (bench/idle.py) and the memory they cost it is reported (0: skip)
@@ -37,7 +37,7 @@ ROOT=$(cd "$HERE/.." && pwd)
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-8}
 WARMUP=${WARMUP:-2}
-BERTH_WARMUP=${BERTH_WARMUP:-10}
+BERTH_WARMUP=${BERTH_WARMUP:-20}
 PROFILES=${PROFILES:-"64 256 64:1m 64:close"}
 THREADS=${THREADS:-1}
 WORKERS=${WORKERS:-${PROXY_WORKERS:-2}}
@@ -219,12 +219,18 @@ wrk_cmd() { # TARGET PROFILE DURATION -> fills WRK array; PROFILE: CONNS, CONNS:
 
 # ---------------------------------------------------------------- warm-up (not recorded)
 read -r -a PROF_ARR <<<"$PROFILES"
+# Berth's JIT compiles what each profile runs (keep-alive, large bodies, a connection per request): its
+# BERTH_WARMUP is shared among all the profiles, so no profile is measured while its code is still being compiled
 for t in "${TARGETS[@]}"; do
     w=$WARMUP; [ "$t" = berth ] && w=$BERTH_WARMUP
     [ "$w" -gt 0 ] || continue
-    wrk_cmd "$t" "${PROF_ARR[-1]}" "$w"
-    timeout -k 5 $((w + 20)) "${WRK[@]}" >"$OUT_DIR/raw/warmup_$t.txt" 2>&1
-    log "warm-up $t ${w}s: $(grep -o 'rps=[0-9.]*\|err_[a-z]*=[1-9][0-9]*' "$OUT_DIR/raw/warmup_$t.txt" | tr '\n' ' ')"
+    warm=("${PROF_ARR[-1]}")
+    if [ "$t" = berth ]; then warm=("${PROF_ARR[@]}"); w=$(((w + ${#PROF_ARR[@]} - 1) / ${#PROF_ARR[@]})); [ "$w" -ge 2 ] || w=2; fi
+    for c in "${warm[@]}"; do
+        wrk_cmd "$t" "$c" "$w"
+        timeout -k 5 $((w + 20)) "${WRK[@]}" >"$OUT_DIR/raw/warmup_${t}_c$c.txt" 2>&1
+        log "warm-up $t c=$c ${w}s: $(grep -o 'rps=[0-9.]*\|err_[a-z]*=[1-9][0-9]*' "$OUT_DIR/raw/warmup_${t}_c$c.txt" | tr '\n' ' ')"
+    done
 done
 
 # ---------------------------------------------------------------- measured rounds (interleaved, rotated)

@@ -11,8 +11,8 @@ import berth.store.Store;
 import berth.supervisor.Instance;
 import berth.supervisor.StartFailedException;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
-import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
@@ -77,7 +77,6 @@ public final class Metrics implements Traffic, PoolEvents, AutoCloseable {
   private final Map<String, AppMeters> apps = new ConcurrentHashMap<>();
   private final Map<Instance, Tracked> live = new ConcurrentHashMap<>();
   private final Counter[] unrouted = new Counter[AppMeters.CLASSES.length];
-  private final JvmGcMetrics gc = new JvmGcMetrics();
   private final ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "berth-metrics");
     t.setDaemon(true);
@@ -150,7 +149,7 @@ public final class Metrics implements Traffic, PoolEvents, AutoCloseable {
       }
     });
     new JvmMemoryMetrics().bindTo(registry);
-    gc.bindTo(registry);
+    bindGcCounters();
     new JvmThreadMetrics().bindTo(registry);
     new ProcessorMetrics().bindTo(registry);
     new UptimeMetrics().bindTo(registry);
@@ -334,6 +333,20 @@ public final class Metrics implements Traffic, PoolEvents, AutoCloseable {
   }
 
   /** The sampler's work: meter every instance, advance the series, write metering once a minute. */
+
+  /**
+   * Collections and their time per collector, read from the collectors' beans when scraped. Not Micrometer's
+   * JvmGcMetrics: its pause histograms hang on a JMX notification per collection, which the JVM builds (and Berth's
+   * router, collecting young garbage many times a second under load, paid for) whether or not anyone scrapes.
+   */
+  private void bindGcCounters() {
+    for (java.lang.management.GarbageCollectorMXBean gc : java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) {
+      FunctionCounter.builder("jvm.gc.collections", gc, java.lang.management.GarbageCollectorMXBean::getCollectionCount)
+          .tag("gc", gc.getName()).description("Collections by this garbage collector").register(registry);
+      FunctionCounter.builder("jvm.gc.collection.time", gc, g -> g.getCollectionTime() / 1000.0)
+          .tag("gc", gc.getName()).baseUnit("seconds").description("Time spent in this garbage collector's collections").register(registry);
+    }
+  }
   private void tick() {
     try {
       sampleAll();
@@ -401,7 +414,6 @@ public final class Metrics implements Traffic, PoolEvents, AutoCloseable {
     }
     sampleAll();
     metering.flush();
-    gc.close();
     registry.close();
   }
 

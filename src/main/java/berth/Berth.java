@@ -207,6 +207,11 @@ public final class Berth implements AutoCloseable {
     return port;
   }
 
+  /** The kernel interface under the router: io_uring, epoll or nio (router.transport). */
+  public String transport() {
+    return router.transport();
+  }
+
   /** The router's bound TLS port; empty when {@code tls_listen} is off. */
   public OptionalInt tlsPort() {
     return tlsPort;

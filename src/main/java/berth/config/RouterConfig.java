@@ -19,9 +19,12 @@ public record RouterConfig(
     Duration requestTimeout,
     int maxConnections,
     int maxRequestLine,
-    int maxHeaderSize) {
+    int maxHeaderSize,
+    Transport transport) {
 
   public enum AccessLog { OFF, COMMON, COMBINED, JSON }
+
+  public enum Transport { AUTO, IO_URING, EPOLL, NIO }
 
   public static final Key<List<String>> TRUSTED_PROXIES = Key.described("trusted_proxies",
       Kind.list("list of IP addresses or blocks", t -> Cidr.parse(t).toString()), "none", "",
@@ -46,9 +49,14 @@ public record RouterConfig(
   public static final Key<Long> MAX_HEADER_SIZE = Key.of("max_header_size", Kind.size(1 << 10), 32L << 10, "",
       "a larger header section gets 431");
 
+  public static final Key<Transport> TRANSPORT = Key.of("transport", Kind.text("auto, io_uring, epoll or nio", RouterConfig::transport,
+      t -> t.name().toLowerCase(Locale.ROOT)), Transport.AUTO, "",
+      "the kernel interface under the router's event loops: `auto` is io_uring where the kernel allows it (it needs fewer system calls), else epoll; "
+          + "`nio` is Java's selector. An unavailable explicit choice stops the start, saying why");
+
   /** Every router key, in the order docs show them. */
   public static final List<Key<?>> KEYS = List.of(TRUSTED_PROXIES, ACCESS_LOG, HEADER_TIMEOUT, BODY_TIMEOUT, KEEPALIVE_TIMEOUT, CONNECT_TIMEOUT,
-      REQUEST_TIMEOUT, MAX_CONNECTIONS, MAX_REQUEST_LINE, MAX_HEADER_SIZE);
+      REQUEST_TIMEOUT, MAX_CONNECTIONS, MAX_REQUEST_LINE, MAX_HEADER_SIZE, TRANSPORT);
 
   public RouterConfig {
     trustedProxies = List.copyOf(trustedProxies);
@@ -70,9 +78,19 @@ public record RouterConfig(
     if (maxHeader > (16 << 20)) c.problem(MAX_HEADER_SIZE.name(), Sizes.format(maxHeader) + " is too large (expected at most 16M)");
     RouterConfig r = new RouterConfig(trusted == null ? List.of() : trusted.stream().map(Cidr::parse).toList(), ACCESS_LOG.read(c),
         HEADER_TIMEOUT.read(c), BODY_TIMEOUT.read(c), KEEPALIVE_TIMEOUT.read(c), CONNECT_TIMEOUT.read(c), REQUEST_TIMEOUT.read(c),
-        MAX_CONNECTIONS.read(c), (int) Math.min(maxLine, 1 << 20), (int) Math.min(maxHeader, 16 << 20));
+        MAX_CONNECTIONS.read(c), (int) Math.min(maxLine, 1 << 20), (int) Math.min(maxHeader, 16 << 20), TRANSPORT.read(c));
     c.rejectUnknownKeys();
     return r;
+  }
+
+  private static Transport transport(String text) {
+    return switch (text.strip().toLowerCase(Locale.ROOT)) {
+      case "auto" -> Transport.AUTO;
+      case "io_uring" -> Transport.IO_URING;
+      case "epoll" -> Transport.EPOLL;
+      case "nio" -> Transport.NIO;
+      default -> throw new IllegalArgumentException(Durations.quote(text) + " is not a transport (expected auto, io_uring, epoll or nio)");
+    };
   }
 
   private static AccessLog accessLogFormat(String text) {

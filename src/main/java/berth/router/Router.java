@@ -14,19 +14,9 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.ServerChannel;
-import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.EpollChannelOption;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.epoll.EpollServerSocketChannel;
-import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 
 import io.netty.handler.timeout.IdleStateHandler;
@@ -42,8 +32,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
- * The HTTP front, on Netty directly: a few event loops, each accepting client connections (with epoll, one listen
- * socket per loop on the same port, SO_REUSEPORT, so the kernel spreads connections) and holding the app
+ * The HTTP front, on Netty directly: a few event loops over io_uring or epoll ({@link Transport}), each accepting
+ * client connections (one listen socket per loop on the same port, SO_REUSEPORT, so the kernel spreads them) and holding the app
  * connections those clients use. A client connection and its app connections stay on one loop: the proxy path
  * never hops threads or takes a lock.
  *
@@ -60,8 +50,7 @@ public final class Router {
   private final java.util.concurrent.atomic.AtomicInteger connectionCount = new java.util.concurrent.atomic.AtomicInteger();
   private volatile long lastRefusalLog;
   private final EventLoopGroup loops;
-  private final boolean epoll;
-  private final Class<? extends ServerChannel> serverChannel;
+  private final Transport transport;
   private final ChannelGroup clients = new DefaultChannelGroup("berth-clients", GlobalEventExecutor.INSTANCE);
   private final List<Channel> listeners = new ArrayList<>();
   private final FastThreadLocal<AppConnections> connections = new FastThreadLocal<>();
@@ -80,10 +69,8 @@ public final class Router {
     this.pool = pool;
     this.config = config;
     this.accessLog = new AccessLog(config.accessLog(), logDir.resolve("access.log"));
-    this.epoll = Epoll.isAvailable();
-    IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
-    this.loops = new MultiThreadIoEventLoopGroup(eventLoops, new DefaultThreadFactory("berth-router", true), io);
-    this.serverChannel = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+    this.transport = Transport.of(config.transport());
+    this.loops = new MultiThreadIoEventLoopGroup(eventLoops, new DefaultThreadFactory("berth-router", true), transport.handlers());
   }
 
   public void update(Catalog catalog) {
@@ -140,9 +127,9 @@ public final class Router {
     return draining;
   }
 
-  /** "epoll" or "nio". */
+  /** "io_uring", "epoll" or "nio". */
   public String transport() {
-    return epoll ? "epoll" : "nio";
+    return transport.name();
   }
 
   /**
@@ -191,16 +178,16 @@ public final class Router {
         new Front(this, connections(p.channel().eventLoop()), tls));
   }
 
-  /** Binds {@code address} (one socket per event loop with epoll), each accepted connection set up by {@code init}. */
+  /** Binds {@code address} (one socket per event loop where the transport allows it), each accepted connection set up by {@code init}. */
   private int bind(HostPort address, Consumer<Channel> init) throws InterruptedException {
     int port = address.port();
     List<EventLoopGroup> acceptors = new ArrayList<>();
-    if (epoll) loops.forEach(e -> acceptors.add((EventLoop) e));
+    if (transport.reusePort() != null) loops.forEach(e -> acceptors.add((EventLoop) e));
     else acceptors.add(loops);
     for (EventLoopGroup group : acceptors) {
       ServerBootstrap b = new ServerBootstrap()
           .group(group, group)
-          .channel(serverChannel)
+          .channel(transport.serverChannel())
           .option(ChannelOption.SO_BACKLOG, 4096)
           .option(ChannelOption.SO_REUSEADDR, true)
           // no TCP_NODELAY child option: Netty's socket channels set it on every accepted socket already
@@ -218,7 +205,7 @@ public final class Router {
               init.accept(ch);
             }
           });
-      if (epoll) b.option(EpollChannelOption.SO_REUSEPORT, true);
+      if (transport.reusePort() != null) b.option(transport.reusePort(), true);
       Channel listener = b.bind(address.host(), port).sync().channel();
       listeners.add(listener);
       port = ((InetSocketAddress) listener.localAddress()).getPort(); // the others bind the same port
@@ -238,7 +225,7 @@ public final class Router {
   AppConnections connections(EventLoop loop) {
     AppConnections c = connections.get();
     if (c == null) {
-      c = new AppConnections(loop, epoll ? EpollSocketChannel.class : NioSocketChannel.class, (int) config.connectTimeout().toMillis());
+      c = new AppConnections(loop, transport.socketChannel(), (int) config.connectTimeout().toMillis());
       connections.set(c);
     }
     return c;

@@ -527,13 +527,13 @@ final class Exchange {
 
   /**
    * From here both connections carry the new protocol's bytes: the HTTP codecs leave both pipelines (what
-   * they had read but not decoded is passed on as bytes), and so do the idle timers (a quiet WebSocket is not
-   * an idle connection). The lease is held until either side closes: an open tunnel is activity.
+   * they had read but not decoded is passed on as bytes), and so does the app connection's idle timer (a quiet
+   * WebSocket is not an idle connection; the client's idle sweep passes over tunnels). The lease is held until
+   * either side closes: an open tunnel is activity.
    */
   private void startTunnel() {
     tunnel = true;
     client.pipeline().remove(ServerCodec.class);
-    client.pipeline().remove(io.netty.handler.timeout.IdleStateHandler.class);
     app.pipeline().remove(AppCodec.class);
     app.pipeline().remove(io.netty.handler.timeout.IdleStateHandler.class);
     front.updateReading();

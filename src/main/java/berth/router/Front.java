@@ -16,7 +16,6 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
-import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
@@ -62,6 +61,10 @@ final class Front extends ChannelInboundHandlerAdapter {
   private ServerCodec codec;
   private ChannelHandlerContext rawOut;
   private boolean anyRequest;
+  /** The loop's {@link IdleSweep} while this HTTP/1 connection is in it, and its neighbours there. */
+  IdleSweep sweptBy;
+  Front sweepPrev;
+  Front sweepNext;
 
   /** {@code tls}: the client's connection is TLS (so what it asked for was {@code https}). */
   Front(Router router, AppConnections connections, boolean tls) {
@@ -81,7 +84,9 @@ final class Front extends ChannelInboundHandlerAdapter {
     codec = ctx.pipeline().get(ServerCodec.class); // none on an HTTP/2 stream
     rawOut = codec == null ? null : ctx.pipeline().context(codec);
     // a new connection owes its first request head within header_timeout: its first bytes arm the head timer (see
-    // channelReadComplete), and one that sends nothing at all is closed by the idle check (no timer per connection)
+    // channelReadComplete), and one that sends nothing at all is closed by the loop's idle sweep (no timer per
+    // connection). An HTTP/2 stream has none: its connection is watched as a whole (Http2Front).
+    if (codec != null) router.idleSweep(ctx.channel().eventLoop()).add(this);
     ctx.fireChannelActive();
   }
 
@@ -323,8 +328,15 @@ final class Front extends ChannelInboundHandlerAdapter {
     if (current != null) current.clientWritabilityChanged();
   }
 
+  /** Leaving the pipeline: the connection closed, or turned into HTTP/2. */
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    if (sweptBy != null) sweptBy.remove(this);
+  }
+
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
+    if (sweptBy != null) sweptBy.remove(this);
     closing = true;
     cancelHeadTimer();
     awaitingAnswer = null;
@@ -345,19 +357,21 @@ final class Front extends ChannelInboundHandlerAdapter {
 
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-    if (evt == ServerCodec.HEAD_STARTED) {
-      headPending = true;
-    } else if (evt instanceof IdleStateEvent) {
-      long idle = System.nanoTime() - lastRead;
-      if (current == null) {
-        // connected and silent past header_timeout (slowloris without a byte), or kept alive past its timeout
-        long limit = anyRequest || headPending ? router.config().keepAliveTimeout().toNanos() : router.config().headerTimeout().toNanos();
-        if (idle >= limit) closeIfIdle();
-      } else if (!current.requestRead && !current.tunneling() && ctx.channel().config().isAutoRead()
-          && idle >= router.config().bodyTimeout().toNanos()) {
-        // a body that stopped arriving, while Berth was reading (not holding back for a slow app)
-        current.bodyTimedOut();
-      }
+    if (evt == ServerCodec.HEAD_STARTED) headPending = true;
+    else ctx.fireUserEventTriggered(evt);
+  }
+
+  /** The idle sweep's check, every quarter of the shortest timeout ({@link Router#idleCheckNanos}). */
+  void checkIdle(long now) {
+    long idle = now - lastRead;
+    if (current == null) {
+      // connected and silent past header_timeout (slowloris without a byte), or kept alive past its timeout
+      long limit = anyRequest || headPending ? router.config().keepAliveTimeout().toNanos() : router.config().headerTimeout().toNanos();
+      if (idle >= limit) closeIfIdle();
+    } else if (!current.requestRead && !current.tunneling() && ctx.channel().config().isAutoRead()
+        && idle >= router.config().bodyTimeout().toNanos()) {
+      // a body that stopped arriving, while Berth was reading (not holding back for a slow app)
+      current.bodyTimedOut();
     }
   }
 

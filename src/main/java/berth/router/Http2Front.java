@@ -76,7 +76,8 @@ final class Http2Front {
    */
   static void replaceHttp1(ChannelPipeline p, Router router, boolean tls) {
     p.remove(ServerCodec.class);
-    p.remove(Front.class);
+    p.remove(Front.class); // and so from its loop's IdleSweep: the connection's idleness is watched here now
+    p.addFirst(router.idleTimers());
     Http2FrameCodec codec = Http2FrameCodecBuilder.forServer()
         .initialSettings(Http2Settings.defaultSettings()
             .maxConcurrentStreams(MAX_CONCURRENT_STREAMS)

@@ -54,6 +54,7 @@ public final class Router {
   private final ChannelGroup clients = new DefaultChannelGroup("berth-clients", GlobalEventExecutor.INSTANCE);
   private final List<Channel> listeners = new ArrayList<>();
   private final FastThreadLocal<AppConnections> connections = new FastThreadLocal<>();
+  private final FastThreadLocal<IdleSweep> sweeps = new FastThreadLocal<>();
   private volatile RouteTable routes = RouteTable.EMPTY;
   private volatile Placement placement = Placement.SOLO;
   private volatile Consumer<Node> unreachable = n -> { };
@@ -138,7 +139,7 @@ public final class Router {
    */
   public int listen(HostPort address) throws InterruptedException {
     return bind(address, ch -> {
-      ch.pipeline().addLast(idleTimers(), new H2cPreface(this));
+      ch.pipeline().addLast(new H2cPreface(this)); // idleness: the loop's IdleSweep (HTTP/1), idleTimers() (HTTP/2)
       http1(ch.pipeline(), /* tls= */ false);
     });
   }
@@ -149,16 +150,17 @@ public final class Router {
    */
   public int listenTls(HostPort address, CertificateStore certificates) throws InterruptedException {
     return bind(address, ch -> {
-      ch.pipeline().addLast(idleTimers(), new SniSelector(certificates), new Alpn(this));
+      ch.pipeline().addLast(new SniSelector(certificates), new Alpn(this));
       http1(ch.pipeline(), /* tls= */ true);
     });
   }
 
   /**
-   * Read idleness only, checked every quarter of the shortest of header_timeout, body_timeout and
-   * keepalive_timeout; {@link Front} tells which applies. (Watching writes too would cost a promise and a listener on every write.)
+   * An HTTP/2 connection's read idleness, checked every quarter of the shortest of header_timeout, body_timeout and
+   * keepalive_timeout. (Watching writes too would cost a promise and a listener on every write.) HTTP/1 connections
+   * are checked by their loop's {@link IdleSweep} instead.
    */
-  private IdleStateHandler idleTimers() {
+  IdleStateHandler idleTimers() {
     return new IdleStateHandler(idleCheckNanos(), 0, 0, TimeUnit.NANOSECONDS);
   }
 
@@ -219,6 +221,16 @@ public final class Router {
       lastRefusalLog = now;
       LOG.warn("refusing client connections: {} are open (router.max_connections)", config.maxConnections());
     }
+  }
+
+  /** This event loop's idle sweep ({@code loop} is the calling thread's). */
+  IdleSweep idleSweep(EventLoop loop) {
+    IdleSweep s = sweeps.get();
+    if (s == null) {
+      s = new IdleSweep(loop, idleCheckNanos());
+      sweeps.set(s);
+    }
+    return s;
   }
 
   /** This event loop's app connections ({@code loop} is the calling thread's). */

@@ -3,6 +3,7 @@ package berth.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import berth.testing.BerthFixture;
+import berth.testing.H2cClient;
 import berth.testing.Http;
 import berth.testing.RawHttp;
 import berth.testing.TestPorts;
@@ -103,6 +104,27 @@ class RouterLimitsTest {
       long t0 = System.nanoTime();
       assertThat(s.getInputStream().read()).isEqualTo(-1);
       assertThat((System.nanoTime() - t0) / 1_000_000).as("closed after header_timeout (2 s)").isBetween(1500L, 4000L);
+    }
+  }
+
+  @Test
+  void aTlsConnectionThatNeverHandshakesIsClosedAfterTheHeaderTimeout() throws Exception {
+    try (Socket s = new Socket("127.0.0.1", berth.tlsPort())) {
+      s.setSoTimeout(8000);
+      long t0 = System.nanoTime();
+      assertThat(s.getInputStream().read()).isEqualTo(-1);
+      assertThat((System.nanoTime() - t0) / 1_000_000).as("closed after header_timeout (2 s)").isBetween(1500L, 4000L);
+    }
+  }
+
+  @Test
+  void anIdleHttp2ConnectionIsClosedAfterTheKeepAliveTimeout() throws Exception {
+    try (H2cClient h2 = H2cClient.connect(berth.port())) {
+      assertThat(h2.get("echo.test", "/echo").headers.get(5, java.util.concurrent.TimeUnit.SECONDS).status().toString()).isEqualTo("200");
+      long t0 = System.nanoTime();
+      h2.closeFuture().await(8, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(h2.isOpen()).as("closed after keepalive_timeout").isFalse();
+      assertThat((System.nanoTime() - t0) / 1_000_000).as("closed after keepalive_timeout (2 s)").isBetween(1500L, 5000L);
     }
   }
 

@@ -237,7 +237,7 @@ public final class Router {
   AppConnections connections(EventLoop loop) {
     AppConnections c = connections.get();
     if (c == null) {
-      c = new AppConnections(loop, transport.socketChannel(), (int) config.connectTimeout().toMillis());
+      c = new AppConnections(loop, transport.socketChannel(), (int) config.connectTimeout().toMillis(), !transport.submitsInBatches());
       connections.set(c);
     }
     return c;

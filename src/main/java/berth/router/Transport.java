@@ -33,6 +33,11 @@ import io.netty.channel.uring.IoUringSocketChannel;
  */
 record Transport(String name, IoHandlerFactory handlers, Class<? extends ServerChannel> serverChannel,
     Class<? extends Channel> socketChannel, ChannelOption<Boolean> reusePort) {
+  /** Writes queue up and reach the kernel together once per loop pass (io_uring), not one system call each. */
+  boolean submitsInBatches() {
+    return name.equals("io_uring");
+  }
+
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Transport.class);
 
   /** {@code wanted}, or (auto) the best one available; an unavailable explicit choice fails, saying why. */

@@ -72,7 +72,8 @@ public final class Berth implements AutoCloseable {
     this.config = config;
     this.store = store;
     Catalog catalog = store.catalog();
-    // first, as it may fail (the nodes table cannot be read): nothing is running yet
+    // first, as they may fail (io_uring asked for and refused, the nodes table cannot be read): nothing is running yet
+    berth.router.Transport transport = berth.router.Transport.of(config.router().transport());
     this.cluster = config.cluster().enabled()
         ? Optional.of(new Cluster(store.nodes(), config.cluster(), config.listen(), config.databaseUrl(), this::runningApps))
         : Optional.empty();
@@ -98,7 +99,7 @@ public final class Berth implements AutoCloseable {
     this.metrics = new Metrics(store, config.sampleInterval(), Clock.systemUTC(), VERSION);
     this.pool = new Pool(supervisor, config.dataDir().resolve("logs"), Clock.systemUTC(), config.drainTimeout(), config.budgetInstances(),
         config.budgetMemory(), metrics);
-    this.router = new Router(pool, config.eventLoops(), config.router(), config.dataDir().resolve("logs"), metrics);
+    this.router = new Router(pool, transport, config.eventLoops(), config.router(), config.dataDir().resolve("logs"), metrics);
     metrics.watch(pool, router);
     this.certificates = config.tlsListen().map(a -> CertificateStore.open(config.dataDir().resolve("certs")));
     // the cluster's first placement is in the router before it listens; the node registers once it is bound

@@ -60,17 +60,16 @@ public final class Router {
   private volatile Consumer<Node> unreachable = n -> { };
   private volatile boolean draining;
 
-  public Router(Pool pool, int eventLoops, RouterConfig config, java.nio.file.Path logDir) {
-    this(pool, eventLoops, config, logDir, Traffic.NONE);
-  }
-
-  /** {@code traffic}: who counts requests (see {@link Traffic}); its per-app counters are resolved at each {@link #update}. */
-  public Router(Pool pool, int eventLoops, RouterConfig config, java.nio.file.Path logDir, Traffic traffic) {
+  /**
+   * {@code transport}: {@link Transport#of} the config's {@code transport}. {@code traffic}: who counts requests (see
+   * {@link Traffic}); its per-app counters are resolved at each {@link #update}.
+   */
+  public Router(Pool pool, Transport transport, int eventLoops, RouterConfig config, java.nio.file.Path logDir, Traffic traffic) {
     this.traffic = traffic;
     this.pool = pool;
     this.config = config;
     this.accessLog = new AccessLog(config.accessLog(), logDir.resolve("access.log"));
-    this.transport = Transport.of(config.transport());
+    this.transport = transport;
     this.loops = new MultiThreadIoEventLoopGroup(eventLoops, new DefaultThreadFactory("berth-router", true), transport.handlers());
   }
 

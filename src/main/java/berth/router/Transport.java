@@ -31,17 +31,20 @@ import io.netty.channel.uring.IoUringSocketChannel;
  * @param reusePort the option that lets every event loop bind its own socket on the listening port (the kernel
  *     spreads connections among them); null: one socket, one loop accepting for all
  */
-record Transport(String name, IoHandlerFactory handlers, Class<? extends ServerChannel> serverChannel,
+public record Transport(String name, IoHandlerFactory handlers, Class<? extends ServerChannel> serverChannel,
     Class<? extends Channel> socketChannel, ChannelOption<Boolean> reusePort) {
   /** Writes queue up and reach the kernel together once per loop pass (io_uring), not one system call each. */
-  boolean submitsInBatches() {
+  public boolean submitsInBatches() {
     return name.equals("io_uring");
   }
 
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Transport.class);
 
-  /** {@code wanted}, or (auto) the best one available; an unavailable explicit choice fails, saying why. */
-  static Transport of(RouterConfig.Transport wanted) {
+  /**
+   * {@code wanted}, or (auto) the best one available; an unavailable explicit choice fails, saying why. Chosen before
+   * anything else of a node starts, so that such a failure leaves nothing running.
+   */
+  public static Transport of(RouterConfig.Transport wanted) {
     return switch (wanted) {
       case AUTO -> {
         if (IoUring.isAvailable()) yield ioUring();

@@ -84,20 +84,19 @@ public record RouterConfig(
   }
 
   private static Transport transport(String text) {
-    return switch (text.strip().toLowerCase(Locale.ROOT)) {
-      case "auto" -> Transport.AUTO;
-      case "io_uring" -> Transport.IO_URING;
-      case "epoll" -> Transport.EPOLL;
-      case "nio" -> Transport.NIO;
-      default -> throw new IllegalArgumentException(Durations.quote(text) + " is not a transport (expected auto, io_uring, epoll or nio)");
-    };
+    return named(Transport.class, text, "a transport (expected auto, io_uring, epoll or nio)");
   }
 
   private static AccessLog accessLogFormat(String text) {
+    return named(AccessLog.class, text, "a log format (expected off, common, combined or json)");
+  }
+
+  /** The constant of {@code type} that {@code text} names in any case; else the error says it is not {@code what}. */
+  private static <E extends Enum<E>> E named(Class<E> type, String text, String what) {
     try {
-      return AccessLog.valueOf(text.strip().toUpperCase(Locale.ROOT));
+      return Enum.valueOf(type, text.strip().toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(Durations.quote(text) + " is not a log format (expected off, common, combined or json)");
+      throw new IllegalArgumentException(Durations.quote(text) + " is not " + what);
     }
   }
 }

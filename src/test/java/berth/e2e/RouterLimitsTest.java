@@ -99,17 +99,17 @@ class RouterLimitsTest {
 
   @Test
   void aConnectionThatSaysNothingIsClosedAfterTheHeaderTimeout() throws Exception {
-    try (Socket s = new Socket("127.0.0.1", berth.port())) {
-      s.setSoTimeout(8000);
-      long t0 = System.nanoTime();
-      assertThat(s.getInputStream().read()).isEqualTo(-1);
-      assertThat((System.nanoTime() - t0) / 1_000_000).as("closed after header_timeout (2 s)").isBetween(1500L, 4000L);
-    }
+    assertSilentConnectionClosedAfterHeaderTimeout(berth.port());
   }
 
   @Test
   void aTlsConnectionThatNeverHandshakesIsClosedAfterTheHeaderTimeout() throws Exception {
-    try (Socket s = new Socket("127.0.0.1", berth.tlsPort())) {
+    assertSilentConnectionClosedAfterHeaderTimeout(berth.tlsPort());
+  }
+
+  /** A connection to {@code port} that sends nothing is closed by Berth after header_timeout (2 s here). */
+  private static void assertSilentConnectionClosedAfterHeaderTimeout(int port) throws IOException {
+    try (Socket s = new Socket("127.0.0.1", port)) {
       s.setSoTimeout(8000);
       long t0 = System.nanoTime();
       assertThat(s.getInputStream().read()).isEqualTo(-1);

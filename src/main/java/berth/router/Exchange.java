@@ -553,6 +553,14 @@ final class Exchange {
     relay(msg, app, client);
   }
 
+  /** The client half-closed the tunnel: so does Berth towards the app, once all the client sent is written. */
+  void clientDoneSending() {
+    if (done || !(app instanceof io.netty.channel.socket.DuplexChannel to)) return;
+    to.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(f -> {
+      if (f.isSuccess()) to.shutdownOutput();
+    });
+  }
+
   /** Writes tunnel bytes to {@code to}; stops reading {@code from} while {@code to} is not writable. */
   private static void relay(Object msg, Channel to, Channel from) {
     if (!(msg instanceof io.netty.buffer.ByteBuf)) { // an HTTP object decoded before the switch: not tunnel data

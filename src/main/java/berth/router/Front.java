@@ -8,6 +8,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -41,6 +42,8 @@ final class Front extends ChannelInboundHandlerAdapter {
   private Exchange current;
   private final ArrayDeque<Object> queued = new ArrayDeque<>(2);
   private boolean closing;
+  /** The client shut its sending side (a TCP half-close): no more requests come. */
+  private boolean inputClosed;
   private String remoteIp = "unknown";
   private String localPort = "";
   private boolean trustedClient;
@@ -281,7 +284,7 @@ final class Front extends ChannelInboundHandlerAdapter {
     }
     current = null;
     FullHttpResponse page = error.render(ErrorPages.wantsJson(request));
-    if (close || router.draining()) {
+    if (close || router.draining() || lastOfHalfClosed()) {
       page.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
       closing = true;
       ctx.writeAndFlush(page).addListener(ChannelFutureListener.CLOSE);
@@ -294,7 +297,7 @@ final class Front extends ChannelInboundHandlerAdapter {
   /** The current exchange has ended; the app's answer is written (not yet flushed). */
   void exchangeDone(boolean close) {
     current = null;
-    if (close || router.draining()) {
+    if (close || router.draining() || lastOfHalfClosed()) {
       closing = true;
       ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
       return;
@@ -305,7 +308,30 @@ final class Front extends ChannelInboundHandlerAdapter {
 
   private void next() {
     while (!closing && !busy() && !queued.isEmpty()) dispatch(queued.poll());
+    if (inputClosed && !closing && current != null && !current.requestRead && !current.tunneling()) {
+      ctx.close(); // a pipelined request cut short by the half-close: the rest of it will never come
+      return;
+    }
     updateReading();
+  }
+
+  /** The client half-closed and nothing it sent is left to answer after this. */
+  private boolean lastOfHalfClosed() {
+    return inputClosed && queued.isEmpty();
+  }
+
+  /**
+   * The client half-closed its connection: it has sent all it will (some clients end their request so, as
+   * {@code nc -N} or a script's {@code shutdown(SHUT_WR)} does). What it asked for in full is still answered,
+   * then the connection closes; a request cut short ends here, as when the client closes. In a tunnel the
+   * half-close passes on to the app.
+   */
+  private void inputShutdown() {
+    inputClosed = true;
+    if (closing) return;
+    if (current != null && current.tunneling()) current.clientDoneSending();
+    else if (current == null ? queued.isEmpty() : !current.requestRead) ctx.close();
+    // else the exchange under way and those queued are answered, the last of them with the close
   }
 
   /** Reads the client only while what it sends has somewhere to go. */
@@ -358,6 +384,7 @@ final class Front extends ChannelInboundHandlerAdapter {
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
     if (evt == ServerCodec.HEAD_STARTED) headPending = true;
+    else if (evt instanceof ChannelInputShutdownEvent) inputShutdown();
     else ctx.fireUserEventTriggered(evt);
   }
 

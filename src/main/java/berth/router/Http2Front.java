@@ -171,7 +171,9 @@ final class Http2Front {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-      if (evt instanceof IdleStateEvent idle) {
+      if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
+        ctx.close(); // HTTP/2 ends with GOAWAY: a half-closed connection is a client gone
+      } else if (evt instanceof IdleStateEvent idle) {
         // read-idle events come every quarter of the shorter timeout; the first of a run starts the clock
         long now = System.nanoTime();
         if (idle.isFirst() || idleSince < 0) idleSince = now;

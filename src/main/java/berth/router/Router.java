@@ -138,6 +138,8 @@ public final class Router {
    */
   public int listen(HostPort address) throws InterruptedException {
     return bind(address, ch -> {
+      // a client's half-close is not the end of its request (Front answers it first); over TLS it is (no close_notify)
+      ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
       ch.pipeline().addLast(new H2cPreface(this)); // idleness: the loop's IdleSweep (HTTP/1), idleTimers() (HTTP/2)
       http1(ch.pipeline(), /* tls= */ false);
     });

@@ -76,6 +76,34 @@ class WebSocketTest {
         .until(() -> berth.berth.pool().get("ws").status().inFlight() == 0 && berth.berth.pool().get("ws").status().pid() <= 0);
   }
 
+  @Test
+  void aClientsHalfClosePassesToTheAppAndItsLastAnswerStillComes() throws Exception {
+    berth = BerthFixture.start(dir, """
+        [apps.ws]
+        domains = ["ws.test"]
+        command = "@APP@"
+        directory = "app"
+        """);
+    try (Socket s = new Socket("127.0.0.1", berth.port())) {
+      s.setSoTimeout(20_000);
+      OutputStream out = s.getOutputStream();
+      DataInputStream in = new DataInputStream(s.getInputStream());
+      String key = Base64.getEncoder().encodeToString("berth-test-key-2".getBytes(StandardCharsets.US_ASCII));
+      out.write(("GET /ws HTTP/1.1\r\nHost: ws.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          + "Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      assertThat(readHead(in)).startsWith("HTTP/1.1 101");
+      byte[] big = new byte[1 << 20];
+      ThreadLocalRandom.current().nextBytes(big);
+      sendFrame(out, 2, big);
+      s.shutdownOutput(); // sent all it will; still reading
+      assertThat(Arrays.equals(readFrame(in, 2), big)).as("the echo of what came before the half-close").isTrue();
+      assertThat(in.read()).as("the app saw the end of its input and closed; so does Berth").isEqualTo(-1);
+    }
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+        .until(() -> berth.berth.pool().get("ws").status().inFlight() == 0);
+  }
+
   private static String readHead(InputStream in) throws IOException {
     StringBuilder sb = new StringBuilder();
     while (!sb.toString().endsWith("\r\n\r\n")) {

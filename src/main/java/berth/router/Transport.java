@@ -30,9 +30,11 @@ import io.netty.channel.uring.IoUringSocketChannel;
  *
  * @param reusePort the option that lets every event loop bind its own socket on the listening port (the kernel
  *     spreads connections among them); null: one socket, one loop accepting for all
+ * @param deferAccept the option ({@code TCP_DEFER_ACCEPT}) by which the kernel hands over a connection only once
+ *     its client has sent something; null where there is none
  */
 public record Transport(String name, IoHandlerFactory handlers, Class<? extends ServerChannel> serverChannel,
-    Class<? extends Channel> socketChannel, ChannelOption<Boolean> reusePort) {
+    Class<? extends Channel> socketChannel, ChannelOption<Boolean> reusePort, ChannelOption<Integer> deferAccept) {
   /** Writes queue up and reach the kernel together once per loop pass (io_uring), not one system call each. */
   public boolean submitsInBatches() {
     return name.equals("io_uring");
@@ -66,16 +68,16 @@ public record Transport(String name, IoHandlerFactory handlers, Class<? extends 
 
   private static Transport ioUring() {
     return new Transport("io_uring", IoUringIoHandler.newFactory(), IoUringServerSocketChannel.class, IoUringSocketChannel.class,
-        IoUringChannelOption.SO_REUSEPORT);
+        IoUringChannelOption.SO_REUSEPORT, IoUringChannelOption.TCP_DEFER_ACCEPT);
   }
 
   private static Transport epoll() {
     return new Transport("epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class, EpollSocketChannel.class,
-        EpollChannelOption.SO_REUSEPORT);
+        EpollChannelOption.SO_REUSEPORT, EpollChannelOption.TCP_DEFER_ACCEPT);
   }
 
   private static Transport nio() {
-    return new Transport("nio", NioIoHandler.newFactory(), NioServerSocketChannel.class, NioSocketChannel.class, null);
+    return new Transport("nio", NioIoHandler.newFactory(), NioServerSocketChannel.class, NioSocketChannel.class, null, null);
   }
 
   private static IllegalStateException unavailable(String name, Throwable cause) {

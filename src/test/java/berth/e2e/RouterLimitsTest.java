@@ -107,13 +107,17 @@ class RouterLimitsTest {
     assertSilentConnectionClosedAfterHeaderTimeout(berth.tlsPort());
   }
 
-  /** A connection to {@code port} that sends nothing is closed by Berth after header_timeout (2 s here). */
+  /**
+   * A connection to {@code port} that sends nothing is closed by Berth after header_timeout (2 s here), counted
+   * from when the kernel hands it over: about a second after the handshake (TCP_DEFER_ACCEPT).
+   */
   private static void assertSilentConnectionClosedAfterHeaderTimeout(int port) throws IOException {
     try (Socket s = new Socket("127.0.0.1", port)) {
       s.setSoTimeout(8000);
       long t0 = System.nanoTime();
       assertThat(s.getInputStream().read()).isEqualTo(-1);
-      assertThat((System.nanoTime() - t0) / 1_000_000).as("closed after header_timeout (2 s)").isBetween(1500L, 4000L);
+      long ms = (System.nanoTime() - t0) / 1_000_000;
+      assertThat(ms).as("closed after header_timeout (2 s)").isBetween(1500L, 5000L);
     }
   }
 

@@ -42,8 +42,6 @@ final class Front extends ChannelInboundHandlerAdapter {
   private Exchange current;
   private final ArrayDeque<Object> queued = new ArrayDeque<>(2);
   private boolean closing;
-  /** The client shut its sending side (a TCP half-close): no more requests come. */
-  private boolean inputClosed;
   private String remoteIp = "unknown";
   private String localPort = "";
   private boolean trustedClient;
@@ -284,7 +282,7 @@ final class Front extends ChannelInboundHandlerAdapter {
     }
     current = null;
     FullHttpResponse page = error.render(ErrorPages.wantsJson(request));
-    if (close || router.draining() || lastOfHalfClosed()) {
+    if (close || router.draining()) {
       page.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
       closing = true;
       ctx.writeAndFlush(page).addListener(ChannelFutureListener.CLOSE);
@@ -297,7 +295,7 @@ final class Front extends ChannelInboundHandlerAdapter {
   /** The current exchange has ended; the app's answer is written (not yet flushed). */
   void exchangeDone(boolean close) {
     current = null;
-    if (close || router.draining() || lastOfHalfClosed()) {
+    if (close || router.draining()) {
       closing = true;
       ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
       return;
@@ -308,30 +306,17 @@ final class Front extends ChannelInboundHandlerAdapter {
 
   private void next() {
     while (!closing && !busy() && !queued.isEmpty()) dispatch(queued.poll());
-    if (inputClosed && !closing && current != null && !current.requestRead && !current.tunneling()) {
-      ctx.close(); // a pipelined request cut short by the half-close: the rest of it will never come
-      return;
-    }
     updateReading();
   }
 
-  /** The client half-closed and nothing it sent is left to answer after this. */
-  private boolean lastOfHalfClosed() {
-    return inputClosed && queued.isEmpty();
-  }
-
   /**
-   * The client half-closed its connection: it has sent all it will (some clients end their request so, as
-   * {@code nc -N} or a script's {@code shutdown(SHUT_WR)} does). What it asked for in full is still answered,
-   * then the connection closes; a request cut short ends here, as when the client closes. In a tunnel the
-   * half-close passes on to the app.
+   * The client's FIN. In a tunnel it is a half-close, passed on to the app, which may still answer. Otherwise, as
+   * nginx takes it, the client is gone: the exchange under way ends (499: its lease is released, its app
+   * connection closed), and so does the connection.
    */
   private void inputShutdown() {
-    inputClosed = true;
-    if (closing) return;
     if (current != null && current.tunneling()) current.clientDoneSending();
-    else if (current == null ? queued.isEmpty() : !current.requestRead) ctx.close();
-    // else the exchange under way and those queued are answered, the last of them with the close
+    else ctx.close();
   }
 
   /** Reads the client only while what it sends has somewhere to go. */

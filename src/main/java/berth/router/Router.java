@@ -138,7 +138,7 @@ public final class Router {
    */
   public int listen(HostPort address) throws InterruptedException {
     return bind(address, ch -> {
-      // a client's half-close is not the end of its request (Front answers it first); over TLS it is (no close_notify)
+      // a client's FIN reaches Front as an event, not as a close: in a tunnel it is passed on as a half-close
       ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
       ch.pipeline().addLast(new H2cPreface(this)); // idleness: the loop's IdleSweep (HTTP/1), idleTimers() (HTTP/2)
       http1(ch.pipeline(), /* tls= */ false);

@@ -39,21 +39,11 @@ public final class RawHttp {
   }
 
   public static Answer exchange(int port, byte[] request, int quietMs) {
-    return exchange(port, request, quietMs, false);
-  }
-
-  /** As {@link #exchange(int, String, int)}, then shuts the socket's sending side (a TCP half-close). */
-  public static Answer exchangeHalfClosed(int port, String request, int quietMs) {
-    return exchange(port, request.getBytes(StandardCharsets.ISO_8859_1), quietMs, true);
-  }
-
-  private static Answer exchange(int port, byte[] request, int quietMs, boolean halfClose) {
     try (Socket s = new Socket()) {
       s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
       s.setSoTimeout(quietMs);
       s.getOutputStream().write(request);
       s.getOutputStream().flush();
-      if (halfClose) s.shutdownOutput();
       ByteArrayOutputStream got = new ByteArrayOutputStream();
       InputStream in = s.getInputStream();
       byte[] buf = new byte[8192];

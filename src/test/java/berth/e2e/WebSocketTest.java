@@ -45,12 +45,7 @@ class WebSocketTest {
       s.setSoTimeout(20_000);
       OutputStream out = s.getOutputStream();
       DataInputStream in = new DataInputStream(s.getInputStream());
-      String key = Base64.getEncoder().encodeToString("berth-test-key-1".getBytes(StandardCharsets.US_ASCII));
-      out.write(("GET /ws HTTP/1.1\r\nHost: ws.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          + "Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-      out.flush();
-      String head = readHead(in);
-      assertThat(head).startsWith("HTTP/1.1 101").containsIgnoringCase("upgrade: websocket")
+      assertThat(upgrade(out, in)).startsWith("HTTP/1.1 101").containsIgnoringCase("upgrade: websocket")
           .containsIgnoringCase("sec-websocket-accept:");
 
       sendFrame(out, 1, "hello".getBytes(StandardCharsets.UTF_8));
@@ -88,11 +83,7 @@ class WebSocketTest {
       s.setSoTimeout(20_000);
       OutputStream out = s.getOutputStream();
       DataInputStream in = new DataInputStream(s.getInputStream());
-      String key = Base64.getEncoder().encodeToString("berth-test-key-2".getBytes(StandardCharsets.US_ASCII));
-      out.write(("GET /ws HTTP/1.1\r\nHost: ws.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          + "Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-      out.flush();
-      assertThat(readHead(in)).startsWith("HTTP/1.1 101");
+      assertThat(upgrade(out, in)).startsWith("HTTP/1.1 101");
       byte[] big = new byte[1 << 20];
       ThreadLocalRandom.current().nextBytes(big);
       sendFrame(out, 2, big);
@@ -102,6 +93,15 @@ class WebSocketTest {
     }
     org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
         .until(() -> berth.berth.pool().get("ws").status().inFlight() == 0);
+  }
+
+  /** Asks for a WebSocket on /ws of ws.test; returns the head of the answer. */
+  private static String upgrade(OutputStream out, InputStream in) throws IOException {
+    String key = Base64.getEncoder().encodeToString("berth-test-key-1".getBytes(StandardCharsets.US_ASCII));
+    out.write(("GET /ws HTTP/1.1\r\nHost: ws.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + "Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+    out.flush();
+    return readHead(in);
   }
 
   private static String readHead(InputStream in) throws IOException {

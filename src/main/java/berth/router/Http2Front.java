@@ -5,6 +5,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpRequest;
@@ -171,7 +172,7 @@ final class Http2Front {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-      if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
+      if (evt instanceof ChannelInputShutdownEvent) {
         ctx.close(); // HTTP/2 ends with GOAWAY: a half-closed connection is a client gone
       } else if (evt instanceof IdleStateEvent idle) {
         // read-idle events come every quarter of the shorter timeout; the first of a run starts the clock

@@ -135,7 +135,7 @@ class HttpSemanticsTest {
 
   @Test
   void aClientGoneDuringItsLastRequestEndsTheExchange() throws Exception {
-    // "Connection: close": Berth reads nothing more after the request, yet sees the client go
+    // the client goes away while its request is with the app: its FIN is the client gone, not a half-close
     try (java.net.Socket s = new java.net.Socket("127.0.0.1", berth.port())) {
       s.getOutputStream().write("GET /sleep?ms=5000 HTTP/1.1\r\nHost: echo.test\r\nConnection: close\r\n\r\n"
           .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
